@@ -1,0 +1,114 @@
+"""Score search responses (the API contract) against the fixed question set."""
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from eval.matching import passage_matches, span_matches
+from eval.questions import Evidence, Question
+
+SearchFn = Callable[[str], dict]
+DEPTH = 10
+
+
+@dataclass
+class QuestionResult:
+    question: Question
+    response: dict
+    seconds: float
+    matching_ranks: list[int] = field(default_factory=list)
+    page_ok: bool | None = None
+    answer_page_ok: bool | None = None
+    span_ok: bool | None = None
+    files_covered: set[str] = field(default_factory=set)
+
+    @property
+    def first_rank(self) -> int | None:
+        return self.matching_ranks[0] if self.matching_ranks else None
+
+
+def _matched_evidence(passage: dict, evidence: tuple[Evidence, ...]) -> list[Evidence]:
+    return [e for e in evidence if passage["document"]["file"] == e.file and passage_matches(e.quote, passage["text"])]
+
+
+def score_response(question: Question, response: dict, seconds: float) -> QuestionResult:
+    result = QuestionResult(question, response, seconds)
+    first_match = None
+    for passage in response["passages"][:DEPTH]:
+        matched = _matched_evidence(passage, question.evidence)
+        if matched:
+            result.matching_ranks.append(passage["rank"])
+            result.files_covered.update(e.file for e in matched)
+            if first_match is None:
+                first_match = (passage, matched)
+    if first_match is not None and first_match[0]["rank"] <= 5:
+        passage, matched = first_match
+        cited = set(range(passage["page_start"], passage["page_end"] + 1))
+        result.page_ok = any(set(e.pages) & cited for e in matched)
+        result.answer_page_ok = any(passage.get("answer_page", passage["page_start"]) in e.pages for e in matched)
+        result.span_ok = any(span_matches(e.quote, passage["answer"]) for e in matched)
+    return result
+
+
+def run_questions(questions: list[Question], search: SearchFn) -> list[QuestionResult]:
+    results = []
+    for q in questions:
+        started = time.perf_counter()
+        response = search(q.question)
+        results.append(score_response(q, response, time.perf_counter() - started))
+    return results
+
+
+def _mean(values) -> float | None:
+    values = [float(v) for v in values if v is not None]
+    return sum(values) / len(values) if values else None
+
+
+def _ndcg(result: QuestionResult) -> float:
+    gains = [1.0 if r in result.matching_ranks else 0.0 for r in range(1, DEPTH + 1)]
+    dcg = sum(g / math.log2(i + 2) for i, g in enumerate(gains))
+    ideal_hits = min(DEPTH, max(1, len(result.question.evidence)))
+    idcg = sum(1.0 / math.log2(i + 2) for i in range(ideal_hits))
+    return dcg / idcg
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q
+    low, high = math.floor(position), math.ceil(position)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def summarise(results: list[QuestionResult]) -> dict:
+    answerable = [r for r in results if r.question.answerable]
+    unanswerable = [r for r in results if r.question.scored and not r.question.answerable]
+    multi = [r for r in answerable if len({e.file for e in r.question.evidence}) > 1]
+    latencies = [r.seconds * 1000 for r in results]
+    summary = {
+        "questions": len(results),
+        "answerable": len(answerable),
+        "unanswerable": len(unanswerable),
+        **{f"recall@{k}": _mean(r.first_rank is not None and r.first_rank <= k for r in answerable)
+           for k in range(1, DEPTH + 1)},
+        "mrr@10": _mean((1.0 / r.first_rank) if r.first_rank else 0.0 for r in answerable),
+        "ndcg@10": _mean(_ndcg(r) for r in answerable),
+        "page_accuracy": _mean(r.page_ok for r in answerable),
+        "answer_page_accuracy": _mean(r.answer_page_ok for r in answerable),
+        "span_accuracy": _mean(r.span_ok for r in answerable),
+        "abstention": _mean(not r.response["answered"] for r in unanswerable),
+        "false_abstention": _mean(not r.response["answered"] for r in answerable),
+        "multi_coverage@10": _mean(r.files_covered >= {e.file for e in r.question.evidence} for r in multi),
+        "latency_ms_p50": statistics.median(latencies) if latencies else None,
+        "latency_ms_p95": percentile(latencies, 0.95),
+    }
+    return summary
+
+
+def summarise_by_kind(results: list[QuestionResult]) -> dict[str, dict]:
+    kinds = sorted({r.question.kind for r in results if r.question.kind})
+    return {kind: summarise([r for r in results if r.question.kind == kind]) for kind in kinds}

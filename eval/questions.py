@@ -1,0 +1,51 @@
+"""The fixed question set: one JSON object per line (id, question, kind, council, evidence, note)."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_QUESTIONS = Path(__file__).resolve().parent / "questions.jsonl"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    file: str
+    quote: str
+    pages: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    question: str
+    kind: str | None = None
+    council: str | None = None
+    evidence: tuple[Evidence, ...] = ()
+    note: str = ""
+
+    @property
+    def scored(self) -> bool:
+        """Whether the file says anything to score against (an id+question file does not)."""
+        return self.kind is not None
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.evidence)
+
+
+def load_questions(path: Path) -> list[Question]:
+    questions = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+            questions.append(Question(
+                id=str(raw["id"]), question=raw["question"], kind=raw.get("kind"), council=raw.get("council"),
+                evidence=tuple(Evidence(e["file"], e["quote"], tuple(e.get("pages", ())))
+                               for e in raw.get("evidence") or ()),
+                note=raw.get("note", "")))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path}:{number}: not a question line ({exc})") from exc
+    return questions

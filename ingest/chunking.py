@@ -1,0 +1,147 @@
+"""Split a document's clean pages into overlapping, page-aware chunks.
+
+Chunks are built from whole sentences, close at paragraph ends where they can, and
+record exactly where each piece sits in each page's text, so a citation can name the
+page (or pages) a passage came from.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ingest.model import Chunk, Page, PageSpan
+
+
+@dataclass(frozen=True)
+class ChunkingParams:
+    # all-MiniLM-L6-v2 reads 256 word pieces; ~1.3 pieces a word leaves room for the heading.
+    min_words: int = 100
+    max_words: int = 180
+    overlap_words: int = 30
+
+
+@dataclass(frozen=True)
+class _Unit:
+    page: int
+    start: int
+    end: int
+    words: int
+    paragraph_end: bool
+    heading: bool
+
+
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])[\"”’)]*\s+(?=[\"“‘(]?[A-Z0-9•])")
+_NOT_A_SENTENCE_END = re.compile(
+    r"(?:\b(?:e\.g|i\.e|etc|Cllr|Mr|Mrs|Ms|Dr|No|St|Prof|vs|cf|para|paras|approx|Ref|Fig)\.|\b[A-Z]\.)$"
+)
+_WORDS = re.compile(r"\S+")
+
+
+def is_heading(paragraph: str) -> bool:
+    """A short paragraph with no closing punctuation, starting with a capital or a section number."""
+    words = paragraph.split()
+    if not words or len(words) > 12 or len(paragraph) > 100:
+        return False
+    if re.search(r"[.,;:]$", paragraph) or paragraph.startswith(("•", "-", "–", "(")):
+        return False
+    return bool(re.match(r"(?:\d+(?:\.\d+)*\.?\s+)?[A-Z]", paragraph))
+
+
+def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """(start, end) offsets of the sentences of text[start:end], whitespace excluded."""
+    end = len(text) if end is None else end
+    spans: list[tuple[int, int]] = []
+    cursor = start
+    for match in _SENTENCE_BREAK.finditer(text, start, end):
+        if _NOT_A_SENTENCE_END.search(text[max(cursor, match.start() - 12):match.start()]):
+            continue
+        spans.append((cursor, match.start()))
+        cursor = match.end()
+    spans.append((cursor, end))
+    return [(s, e) for s, e in (_strip(text, s, e) for s, e in spans) if e > s]
+
+
+def _strip(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def _split_long(text: str, start: int, end: int, max_words: int) -> list[tuple[int, int]]:
+    """Cut a run of text with no sentence breaks (a table, a list) into pieces of max_words."""
+    words = list(_WORDS.finditer(text, start, end))
+    if len(words) <= max_words:
+        return [(start, end)]
+    return [(words[i].start(), words[min(i + max_words, len(words)) - 1].end())
+            for i in range(0, len(words), max_words)]
+
+
+def _units(pages: list[Page], params: ChunkingParams) -> list[_Unit]:
+    units: list[_Unit] = []
+    for page in pages:
+        text = page.text
+        for para in re.finditer(r"[^\n]+(?:\n(?!\n)[^\n]*)*", text):
+            p_start, p_end = _strip(text, para.start(), para.end())
+            if p_end <= p_start:
+                continue
+            heading = is_heading(text[p_start:p_end])
+            pieces = [piece for s, e in sentence_spans(text, p_start, p_end)
+                      for piece in _split_long(text, s, e, params.max_words)]
+            for n, (s, e) in enumerate(pieces):
+                units.append(_Unit(page.number, s, e, len(text[s:e].split()),
+                                   paragraph_end=n == len(pieces) - 1, heading=heading))
+    return units
+
+
+def chunk_pages(pages: list[Page], params: ChunkingParams = ChunkingParams()) -> list[Chunk]:
+    """Chunks of ~min_words..max_words words, in document order, with a small overlap."""
+    page_text = {p.number: p.text for p in pages}
+    units = _units(pages, params)
+    chunks: list[Chunk] = []
+    heading = ""
+    i = 0
+    while i < len(units):
+        j, words = i, 0
+        while j < len(units):
+            unit = units[j]
+            if j > i and (words + unit.words > params.max_words
+                          or (words >= params.min_words and (unit.heading or unit.page != units[j - 1].page))):
+                break
+            words += unit.words
+            j += 1
+            if words >= params.min_words and unit.paragraph_end and params.min_words > 0:
+                break
+        for unit in units[i:j]:
+            if unit.heading:
+                heading = page_text[unit.page][unit.start:unit.end]
+                break
+        chunk_heading = heading
+        chunks.append(_make_chunk(len(chunks), units[i:j], page_text, chunk_heading))
+        # Remember the last heading inside this chunk for the chunks that follow it.
+        for unit in units[i:j]:
+            if unit.heading:
+                heading = page_text[unit.page][unit.start:unit.end]
+        if j >= len(units):
+            break
+        back, overlap = j, 0
+        while back - 1 > i and not units[back - 1].heading and overlap + units[back - 1].words <= params.overlap_words:
+            back -= 1
+            overlap += units[back].words
+        i = back
+    return chunks
+
+
+def _make_chunk(ordinal: int, units: list[_Unit], page_text: dict[int, str], heading: str) -> Chunk:
+    spans: list[PageSpan] = []
+    for unit in units:
+        if spans and spans[-1].page == unit.page:
+            spans[-1] = PageSpan(unit.page, spans[-1].start, unit.end)
+        else:
+            spans.append(PageSpan(unit.page, unit.start, unit.end))
+    text = "\n\n".join(page_text[s.page][s.start:s.end] for s in spans)
+    first_text = page_text[units[0].page][units[0].start:units[0].end]
+    # A chunk that opens with its own heading does not need it repeated as context.
+    return Chunk(ordinal=ordinal, text=text, heading="" if first_text == heading else heading,
+                 page_start=spans[0].page, page_end=spans[-1].page, spans=tuple(spans))

@@ -1,0 +1,382 @@
+"""Build or update the index from report files: parse, chunk, embed, store, switch over atomically.
+
+Incremental by content hash: unchanged files are not parsed or embedded again, a
+changed file is re-indexed, a removed file leaves the index. Each build is written to
+a fresh directory and only then made current, so a crash leaves the old index serving.
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import re
+import shutil
+import sqlite3
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator, Protocol
+from contextlib import contextmanager
+
+import numpy as np
+
+from ingest.chunking import ChunkingParams, chunk_pages
+from ingest.documents import parse_file
+from ingest.metadata import METADATA_FILE, default_meta, load_metadata
+from ingest.model import Chunk, ReportMeta, UnreadableFile
+from ingest.readers import SUPPORTED_SUFFIXES
+from retriever.encoder import Encoder
+from retriever.store import (BUILDS_DIR, CURRENT_LINK, DATABASE_FILE, FORMAT_VERSION, MANIFEST_FILE, SCHEMA,
+                             VECTORS_FILE, IndexUnavailable, check_manifest, connect, current_build, fsync_tree,
+                             read_manifest)
+from retriever.vectors import build_vector_index, save_vector_index
+
+EMBED_BATCH = 64
+IGNORED_NAMES = {"readme.md", "readme.txt", "license.md", "license.txt"}
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    file: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class BuildSummary:
+    documents: int
+    pages: int
+    chunks: int
+    embedded: int
+    added: tuple[str, ...]
+    updated: tuple[str, ...]
+    removed: tuple[str, ...]
+    skipped: tuple[SkippedFile, ...]
+    warnings: tuple[str, ...]
+    duplicates: tuple[tuple[str, str], ...]
+    seconds: float
+    changed: bool
+    build: str
+    timings: dict = field(default_factory=dict)
+
+    def line(self) -> str:
+        state = "updated" if self.changed else "up to date"
+        return (f"Index {state}: {self.documents} documents, {self.pages} pages, {self.chunks} chunks "
+                f"({self.embedded} embedded), {len(self.skipped)} skipped, {self.seconds:.1f}s")
+
+
+class BuildProgress(Protocol):
+    def note(self, message: str) -> None: ...
+    def file_read(self, file: str, pages: int, chunks: int) -> None: ...
+    def file_skipped(self, file: str, reason: str) -> None: ...
+    def embedding_started(self, total: int) -> None: ...
+    def embedded(self, count: int) -> None: ...
+    def embedding_finished(self) -> None: ...
+
+
+class SilentProgress:
+    def note(self, message): pass
+    def file_read(self, file, pages, chunks): pass
+    def file_skipped(self, file, reason): pass
+    def embedding_started(self, total): pass
+    def embedded(self, count): pass
+    def embedding_finished(self): pass
+
+
+@dataclass(frozen=True)
+class _SourceFile:
+    path: Path
+    sha256: str
+    meta: ReportMeta
+    meta_hash: str
+    also_files: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _NewDocument:
+    source: _SourceFile
+    doc_id: str
+    pages: tuple
+    chunks: tuple[Chunk, ...]
+
+
+def discover(paths: list[Path]) -> list[Path]:
+    """Report files under the given files and folders, in a stable order."""
+    found: dict[Path, None] = {}
+    for path in paths:
+        if path.is_dir():
+            for item in sorted(path.rglob("*")):
+                if (item.is_file() and item.suffix.lower() in SUPPORTED_SUFFIXES
+                        and item.name.lower() not in IGNORED_NAMES and not item.name.startswith(".")):
+                    found[item] = None
+        elif path.is_file() or path.suffix.lower() in SUPPORTED_SUFFIXES:
+            found[path] = None
+    return list(found)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def document_id(file_name: str) -> str:
+    stem = Path(file_name).stem.lower()
+    return re.sub(r"[^a-z0-9]+", "-", stem).strip("-") or "document"
+
+
+def embedding_text(chunk_text: str, heading: str) -> str:
+    """What the encoder sees: the section heading gives a passage its context."""
+    return f"{heading}\n{chunk_text}" if heading else chunk_text
+
+
+def _meta_hash(meta: ReportMeta) -> str:
+    return hashlib.sha256(json.dumps(asdict(meta), sort_keys=True).encode()).hexdigest()
+
+
+def _sources(files: list[Path], progress: BuildProgress, skipped: list[SkippedFile]) -> list[_SourceFile]:
+    metadata: dict[Path, dict[str, ReportMeta]] = {}
+    by_hash: dict[str, list[Path]] = {}
+    for path in files:
+        try:
+            digest = file_sha256(path)
+        except OSError as exc:
+            skipped.append(SkippedFile(path.name, f"cannot open the file ({exc.strerror})"))
+            progress.file_skipped(path.name, skipped[-1].reason)
+            continue
+        by_hash.setdefault(digest, []).append(path)
+    sources = []
+    for digest, paths in by_hash.items():
+        primary, *others = sorted(paths, key=lambda p: p.name)
+        if primary.parent not in metadata:
+            metadata[primary.parent] = load_metadata(primary.parent / METADATA_FILE)
+        meta = metadata[primary.parent].get(primary.name) or default_meta(primary)
+        sources.append(_SourceFile(primary, digest, meta, _meta_hash(meta), tuple(p.name for p in others)))
+    return sorted(sources, key=lambda s: s.path.name)
+
+
+def _previous(root: Path, encoder: Encoder, params: ChunkingParams, rebuild: bool) -> tuple[Path | None, dict]:
+    """The current build and its documents by file, if it can be extended; else (None, {})."""
+    build = current_build(root)
+    if build is None or rebuild:
+        return None, {}
+    try:
+        manifest = read_manifest(build)
+        check_manifest(manifest, encoder.name, encoder.dimension)
+    except IndexUnavailable:
+        return None, {}
+    if manifest.get("chunking") != asdict(params):
+        return None, {}
+    try:
+        conn = connect(build / DATABASE_FILE, read_only=True)
+        rows = conn.execute("SELECT id, file, sha256, meta_hash, also_files FROM documents").fetchall()
+        conn.close()
+    except sqlite3.DatabaseError:
+        return None, {}
+    return build, {r["file"]: dict(r) for r in rows}
+
+
+class BuildInProgress(Exception):
+    pass
+
+
+@contextmanager
+def _build_lock(root: Path) -> Iterator[None]:
+    """One build at a time per index: a second one would remove the first one's work in progress."""
+    root.mkdir(parents=True, exist_ok=True)
+    with (root / ".build.lock").open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise BuildInProgress(f"another `onrecord ingest` is building the index at {root}") from exc
+        yield
+
+
+def build_index(paths: list[Path], root: Path, encoder: Encoder, params: ChunkingParams = ChunkingParams(),
+                progress: BuildProgress | None = None, rebuild: bool = False) -> BuildSummary:
+    """Bring the index at `root` up to date with the report files under `paths`."""
+    with _build_lock(root):
+        return _build(paths, root, encoder, params, progress, rebuild)
+
+
+def _build(paths: list[Path], root: Path, encoder: Encoder, params: ChunkingParams,
+           progress: BuildProgress | None, rebuild: bool) -> BuildSummary:
+    progress = progress or SilentProgress()
+    started = time.perf_counter()
+    timings = {"parse": 0.0, "chunk": 0.0, "embed": 0.0, "index": 0.0}
+    skipped: list[SkippedFile] = []
+    warnings: list[str] = []
+    sources = _sources(discover(paths), progress, skipped)
+    previous_build, previous = _previous(root, encoder, params, rebuild)
+
+    to_parse = [s for s in sources if previous.get(s.path.name, {}).get("sha256") != s.sha256]
+    current_names = {s.path.name for s in sources}
+    removed = [name for name in previous if name not in current_names]
+    meta_changed = [s for s in sources if s not in to_parse and (
+        previous[s.path.name]["meta_hash"] != s.meta_hash
+        or json.loads(previous[s.path.name]["also_files"]) != list(s.also_files))]
+
+    new_documents: list[_NewDocument] = []
+    for source in to_parse:
+        name = source.path.name
+        t0 = time.perf_counter()
+        try:
+            parsed = parse_file(source.path)
+        except UnreadableFile as exc:
+            skipped.append(SkippedFile(name, str(exc)))
+            progress.file_skipped(name, str(exc))
+            if name in previous:  # keep the version already indexed rather than lose it
+                warnings.append(f"{name}: the version indexed before is kept")
+            continue
+        finally:
+            timings["parse"] += time.perf_counter() - t0
+        warnings.extend(f"{name}: {w}" for w in parsed.warnings)
+        t0 = time.perf_counter()
+        chunks = tuple(chunk_pages(list(parsed.pages), params))
+        timings["chunk"] += time.perf_counter() - t0
+        doc_id = previous.get(name, {}).get("id") or document_id(name)
+        new_documents.append(_NewDocument(source, doc_id, parsed.pages, chunks))
+        progress.file_read(name, len(parsed.pages), len(chunks))
+
+    changed = bool(new_documents or removed or meta_changed or previous_build is None)
+    if not changed:
+        return _summary(root, previous_build, timings, started, skipped, warnings, sources, 0, (), (), (), False)
+
+    texts = [embedding_text(c.text, c.heading) for d in new_documents for c in d.chunks]
+    t0 = time.perf_counter()
+    vectors = _embed(encoder, texts, progress)
+    timings["embed"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    stale_files = removed + [d.source.path.name for d in new_documents if d.source.path.name in previous]
+    build = _write_build(root, previous_build, stale_files, new_documents, meta_changed, vectors, encoder, params)
+    timings["index"] = time.perf_counter() - t0
+    added = tuple(d.source.path.name for d in new_documents if d.source.path.name not in previous)
+    updated = tuple(d.source.path.name for d in new_documents if d.source.path.name in previous)
+    return _summary(root, build, timings, started, skipped, warnings, sources, len(texts),
+                    added, updated, tuple(removed), True)
+
+
+def _embed(encoder: Encoder, texts: list[str], progress: BuildProgress) -> np.ndarray:
+    progress.embedding_started(len(texts))
+    parts = []
+    # Longest first: batches of similar length waste less padding.
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    for start in range(0, len(order), EMBED_BATCH):
+        batch = order[start:start + EMBED_BATCH]
+        parts.append(encoder.encode([texts[i] for i in batch]))
+        progress.embedded(len(batch))
+    progress.embedding_finished()
+    vectors = np.zeros((len(texts), encoder.dimension), dtype=np.float32)
+    if parts:
+        vectors[order] = np.vstack(parts)
+    return vectors
+
+
+def _write_build(root: Path, previous_build: Path | None, stale_files: list[str], documents: list[_NewDocument],
+                 meta_changed: list[_SourceFile], vectors: np.ndarray, encoder: Encoder,
+                 params: ChunkingParams) -> Path:
+    builds = root / BUILDS_DIR
+    builds.mkdir(parents=True, exist_ok=True)
+    _remove_abandoned(builds)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    tmp = builds / f".tmp-{stamp}"
+    tmp.mkdir()
+    try:
+        database = tmp / DATABASE_FILE
+        if previous_build is not None:
+            shutil.copyfile(previous_build / DATABASE_FILE, database)
+            conn = connect(database, read_only=False)
+        else:
+            conn = connect(database, read_only=False)
+            conn.executescript(SCHEMA)
+        with conn:
+            now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            for name in stale_files:
+                conn.execute("DELETE FROM documents WHERE file = ?", (name,))
+            for source in meta_changed:
+                m = source.meta
+                conn.execute("UPDATE documents SET title=?, council=?, council_full=?, body=?, date=?, "
+                             "description=?, meta_hash=?, also_files=? WHERE file=?",
+                             (m.title, m.council, m.council_full, m.body, m.date, m.description,
+                              source.meta_hash, json.dumps(list(source.also_files)), source.path.name))
+            row = 0
+            for doc in documents:
+                m = doc.source.meta
+                conn.execute("INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                             (doc.doc_id, doc.source.path.name, doc.source.sha256, doc.source.meta_hash, m.title,
+                              m.council, m.council_full, m.body, m.date, m.description, len(doc.pages),
+                              json.dumps(list(doc.source.also_files)), now))
+                conn.executemany("INSERT INTO pages VALUES (?,?,?)", [(doc.doc_id, p.number, p.text) for p in doc.pages])
+                for chunk in doc.chunks:
+                    conn.execute("INSERT INTO chunks (doc_id, ordinal, text, heading, page_start, page_end, spans, "
+                                 "embedding) VALUES (?,?,?,?,?,?,?,?)",
+                                 (doc.doc_id, chunk.ordinal, chunk.text, chunk.heading, chunk.page_start,
+                                  chunk.page_end, json.dumps([[s.page, s.start, s.end] for s in chunk.spans]),
+                                  vectors[row].tobytes()))
+                    row += 1
+            conn.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild')")
+            counts = conn.execute("SELECT (SELECT count(*) FROM documents), (SELECT count(*) FROM chunks)").fetchone()
+            ids, embeddings = [], []
+            for chunk_id, blob in conn.execute("SELECT id, embedding FROM chunks ORDER BY id"):
+                ids.append(chunk_id)
+                embeddings.append(np.frombuffer(blob, dtype=np.float32))
+        conn.execute("VACUUM")
+        conn.close()
+        matrix = np.vstack(embeddings) if embeddings else np.zeros((0, encoder.dimension), dtype=np.float32)
+        save_vector_index(build_vector_index(np.array(ids, dtype=np.int64), matrix, encoder.dimension),
+                          tmp / VECTORS_FILE)
+        manifest = {"format": FORMAT_VERSION, "model": encoder.name, "dimension": encoder.dimension,
+                    "chunking": asdict(params), "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    "documents": counts[0], "chunks": counts[1]}
+        (tmp / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+        fsync_tree(tmp)
+        final = builds / stamp
+        tmp.rename(final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _switch_current(root, final)
+    _remove_old_builds(builds, keep={final, previous_build})
+    return final
+
+
+def _switch_current(root: Path, build: Path) -> None:
+    link = root / CURRENT_LINK
+    tmp_link = root / f".{CURRENT_LINK}.tmp"
+    if tmp_link.is_symlink() or tmp_link.exists():
+        tmp_link.unlink()
+    tmp_link.symlink_to(build.relative_to(root))
+    tmp_link.replace(link)  # rename(2) over the old link: readers see the old or the new, never neither
+    fsync_tree(root)
+
+
+def _remove_abandoned(builds: Path) -> None:
+    for item in builds.glob(".tmp-*"):
+        shutil.rmtree(item, ignore_errors=True)
+
+
+def _remove_old_builds(builds: Path, keep: set) -> None:
+    # The previous build stays one more round: a server may still be reading it.
+    keep = {p.resolve() for p in keep if p is not None}
+    for item in builds.iterdir():
+        if item.is_dir() and not item.name.startswith(".") and item.resolve() not in keep:
+            shutil.rmtree(item, ignore_errors=True)
+
+
+def _summary(root, build, timings, started, skipped, warnings, sources, embedded, added, updated, removed,
+             changed) -> BuildSummary:
+    documents = pages = chunks = 0
+    if build is not None:
+        conn = connect(build / DATABASE_FILE, read_only=True)
+        documents, pages, chunks = conn.execute(
+            "SELECT (SELECT count(*) FROM documents), (SELECT count(*) FROM pages), (SELECT count(*) FROM chunks)"
+        ).fetchone()
+        conn.close()
+    duplicates = tuple((s.path.name, other) for s in sources for other in s.also_files)
+    return BuildSummary(documents=documents, pages=pages, chunks=chunks, embedded=embedded, added=added,
+                        updated=updated, removed=removed, skipped=tuple(skipped), warnings=tuple(warnings),
+                        duplicates=duplicates, seconds=time.perf_counter() - started, changed=changed,
+                        build=str(build) if build else "", timings=timings)

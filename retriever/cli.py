@@ -1,0 +1,173 @@
+"""The `onrecord` command: `onrecord ingest [PATHS]`, `onrecord ask "question"`."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from ingest.metadata import MetadataError
+from retriever.build import BuildInProgress, BuildProgress, build_index
+from retriever.encoder import SentenceTransformerEncoder
+from retriever.search import SearchConfig, Searcher, UnknownFilter
+from retriever.settings import Settings
+from retriever.store import IndexUnavailable, open_index
+
+
+class PlainProgress:
+    """Quiet, plain lines for logs and pipes."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def note(self, message):
+        print(message, file=self.stream, flush=True)
+
+    def file_read(self, file, pages, chunks):
+        self.note(f"read {file}: {pages} pages, {chunks} chunks")
+
+    def file_skipped(self, file, reason):
+        self.note(f"skipped {file}: {reason}")
+
+    def embedding_started(self, total):
+        if total:
+            self.note(f"embedding {total} chunks")
+
+    def embedded(self, count):
+        pass
+
+    def embedding_finished(self):
+        pass
+
+
+class TerminalProgress(PlainProgress):
+    """A progress bar (rich) for people watching a terminal."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        from rich.console import Console
+
+        self.console = Console(file=stream)
+        self._progress = None
+        self._task = None
+
+    def note(self, message):
+        self.console.print(message, highlight=False, markup=False)
+
+    def file_skipped(self, file, reason):
+        self.console.print(f"[yellow]skipped[/] {file}: {reason}", highlight=False)
+
+    def embedding_started(self, total):
+        if not total:
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self._progress = Progress(TextColumn("embedding chunks"), BarColumn(), MofNCompleteColumn(),
+                                  TimeRemainingColumn(), console=self.console, transient=True)
+        self._progress.start()
+        self._task = self._progress.add_task("embed", total=total)
+
+    def embedded(self, count):
+        if self._progress is not None:
+            self._progress.advance(self._task, count)
+
+    def embedding_finished(self):
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+
+def _progress_for(stream) -> BuildProgress:
+    return TerminalProgress(stream) if stream.isatty() else PlainProgress(stream)
+
+
+def _encoder(settings: Settings) -> SentenceTransformerEncoder:
+    return SentenceTransformerEncoder(threads=settings.encoder_threads)
+
+
+def cmd_ingest(args, settings: Settings) -> int:
+    paths = [Path(p) for p in args.paths] or [settings.corpus_dir]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        print(f"error: no such file or folder: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    summary = build_index(paths, settings.index_dir, _encoder(settings), progress=_progress_for(sys.stderr),
+                          rebuild=args.rebuild)
+    for warning in summary.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    for first, other in summary.duplicates:
+        print(f"duplicate: {other} has the same content as {first}; indexed once", file=sys.stderr)
+    print(summary.line())
+    return 0
+
+
+def _format_passage(p) -> str:
+    pages = f"p. {p.page_start}" if p.page_start == p.page_end else f"pp. {p.page_start}-{p.page_end}"
+    date = f", {p.document.date}" if p.document.date else ""
+    marked = p.text[:p.answer_start] + ">>> " + p.answer + " <<<" + p.text[p.answer_end:]
+    head = f"[{p.rank}] {p.document.title} — {p.document.council or 'unknown council'}{date}, {pages}"
+    return f"{head}\n    {p.document.file}#page={p.answer_page}\n\n{marked}\n"
+
+
+def cmd_ask(args, settings: Settings) -> int:
+    encoder = _encoder(settings)
+    index = open_index(settings.index_dir, encoder.name, encoder.dimension)
+    searcher = Searcher(index, encoder, SearchConfig())
+    encoder.encode(["warm up"])  # time the search, not the one-off model load
+    started = time.perf_counter()
+    answer = searcher.search(args.question, k=args.k, council=args.council, document=args.document)
+    elapsed = time.perf_counter() - started
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        return 0
+    if not answer.answered:
+        print("The reports do not appear to answer this question. Nearest passages (low confidence):\n")
+    for passage in answer.passages:
+        print(_format_passage(passage))
+    print(f"({len(answer.passages)} passages in {elapsed * 1000:.0f} ms)", file=sys.stderr)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="onrecord", description="Answers questions with the council reports' own words.")
+    sub = p.add_subparsers(dest="command", required=True)
+    ingest = sub.add_parser("ingest", help="build or update the index from report files")
+    ingest.add_argument("paths", nargs="*", help="files or folders (default: the corpus folder)")
+    ingest.add_argument("--rebuild", action="store_true", help="rebuild from scratch instead of updating")
+    ingest.set_defaults(func=cmd_ingest)
+    ask = sub.add_parser("ask", help="ask a question")
+    ask.add_argument("question")
+    ask.add_argument("--k", type=int, default=5, help="how many passages (1-50)")
+    ask.add_argument("--council")
+    ask.add_argument("--document", help="document id or file name")
+    ask.add_argument("--json", action="store_true", help="print the JSON search contract")
+    ask.set_defaults(func=cmd_ask)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if getattr(args, "k", 5) is not None and not 1 <= getattr(args, "k", 5) <= 50:
+        print("error: --k must be between 1 and 50", file=sys.stderr)
+        return 2
+    if getattr(args, "question", "x").strip() == "":
+        print("error: the question is empty", file=sys.stderr)
+        return 2
+    settings = Settings()
+    try:
+        return args.func(args, settings)
+    except (IndexUnavailable, UnknownFilter, MetadataError, BuildInProgress) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted; the index in use is unchanged", file=sys.stderr)
+        return 130
+    except OSError as exc:
+        print(f"error: {exc.strerror or exc}: {getattr(exc, 'filename', '') or ''}; the index in use is unchanged",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""Turning a question into a safe FTS5 query, and word-level overlap used for answer spans."""
+from __future__ import annotations
+
+import re
+
+STOPWORDS = frozenset("""
+a about above after again against all am an and any are as at be because been before being below between both
+but by can could did do does doing down during each few for from further had has have having he her here hers
+him his how i if in into is it its itself just me more most my no nor not now of off on once only or other our
+out over own same she should so some such than that the their them then there these they this those through to
+too under until up very was we were what when where which while who whom why will with would you your
+tell show give find please say says said
+""".split())
+_TOKEN = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?")
+
+
+def query_terms(question: str) -> list[str]:
+    """Content words of a question, lower-cased, in order, without repeats."""
+    seen: dict[str, None] = {}
+    for token in _TOKEN.findall(question):
+        word = token.lower().replace("’", "'")
+        word = re.sub(r"'s$", "", word)
+        if word not in STOPWORDS and len(word) > 1 or word.isdigit():
+            seen.setdefault(word, None)
+    return list(seen)
+
+
+def fts_match(terms: list[str]) -> str:
+    """An FTS5 MATCH expression built only from quoted terms: user text never becomes query syntax."""
+    quoted = ['"' + t.replace('"', '""') + '"' for t in terms if t]
+    return " OR ".join(quoted)
+
+
+def stem(word: str) -> str:
+    """A light suffix stripper, enough to match 'decided' with 'decision'-free forms like 'decide'."""
+    word = word.lower()
+    for suffix in ("ations", "ation", "ings", "ing", "ies", "ied", "ed", "es", "s", "ly"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def stems(text: str) -> set[str]:
+    return {stem(t) for t in query_terms(text)}

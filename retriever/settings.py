@@ -1,0 +1,26 @@
+"""Settings read from the environment (ONRECORD_*), for the edges only: the CLI and the API.
+
+Library code never reads the environment; the edge makes one Settings and passes
+plain values down.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ONRECORD_")
+
+    corpus_dir: Path = REPO_ROOT / "corpus"
+    index_dir: Path = REPO_ROOT / "var" / "index"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    ui_port: int = 8501
+    cors_origins: list[str] = []
+    api_key: str | None = None
+    audit_log: Path | None = None
+    encoder_threads: int | None = None

@@ -1,0 +1,203 @@
+"""The index on disk: a SQLite database (documents, pages, chunks, FTS5) beside a FAISS file.
+
+An index lives in `<root>/builds/<stamp>/`; `<root>/current` is a symlink to the one
+being served, swapped atomically when a build completes, so readers never see a
+half-written index.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from retriever.vectors import load_vector_index
+
+FORMAT_VERSION = 1
+DATABASE_FILE = "index.sqlite"
+VECTORS_FILE = "vectors.faiss"
+MANIFEST_FILE = "manifest.json"
+CURRENT_LINK = "current"
+BUILDS_DIR = "builds"
+
+SCHEMA = """
+CREATE TABLE documents (
+    id TEXT PRIMARY KEY, file TEXT NOT NULL, sha256 TEXT NOT NULL, meta_hash TEXT NOT NULL,
+    title TEXT NOT NULL, council TEXT NOT NULL, council_full TEXT NOT NULL, body TEXT NOT NULL,
+    date TEXT NOT NULL, description TEXT NOT NULL, page_count INTEGER NOT NULL,
+    also_files TEXT NOT NULL DEFAULT '[]', indexed_at TEXT NOT NULL
+);
+CREATE TABLE pages (
+    doc_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    number INTEGER NOT NULL, text TEXT NOT NULL, PRIMARY KEY (doc_id, number)
+);
+CREATE TABLE chunks (
+    id INTEGER PRIMARY KEY, doc_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL, text TEXT NOT NULL, heading TEXT NOT NULL,
+    page_start INTEGER NOT NULL, page_end INTEGER NOT NULL, spans TEXT NOT NULL,
+    embedding BLOB NOT NULL
+);
+CREATE INDEX chunks_doc ON chunks(doc_id, ordinal);
+CREATE VIRTUAL TABLE chunks_fts USING fts5(
+    text, heading, content='chunks', content_rowid='id', tokenize='porter unicode61'
+);
+"""
+
+
+class IndexUnavailable(Exception):
+    """No usable index: missing, built with another model or format, or damaged."""
+
+
+@dataclass(frozen=True)
+class DocumentRecord:
+    id: str
+    file: str
+    title: str
+    council: str
+    council_full: str
+    body: str
+    date: str | None
+    description: str
+    page_count: int
+    also_files: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ChunkRecord:
+    id: int
+    doc_id: str
+    ordinal: int
+    text: str
+    heading: str
+    page_start: int
+    page_end: int
+    spans: tuple[tuple[int, int, int], ...]
+
+
+def current_build(root: Path) -> Path | None:
+    link = root / CURRENT_LINK
+    if not link.is_symlink() and not link.is_dir():
+        return None
+    target = link.resolve()
+    return target if target.is_dir() else None
+
+
+def read_manifest(build: Path) -> dict:
+    try:
+        return json.loads((build / MANIFEST_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IndexUnavailable(f"index manifest unreadable in {build}: {exc}") from exc
+
+
+def check_manifest(manifest: dict, model: str, dimension: int) -> None:
+    if manifest.get("format") != FORMAT_VERSION:
+        raise IndexUnavailable(
+            f"index format {manifest.get('format')} is not {FORMAT_VERSION}: rebuild it with `onrecord ingest --rebuild`")
+    if manifest.get("model") != model or manifest.get("dimension") != dimension:
+        raise IndexUnavailable(
+            f"index was built with model {manifest.get('model')} ({manifest.get('dimension')} dims), "
+            f"not {model} ({dimension} dims): rebuild it with `onrecord ingest --rebuild`")
+
+
+def connect(path: Path, read_only: bool) -> sqlite3.Connection:
+    if read_only:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
+    else:
+        conn = sqlite3.connect(str(path))
+        conn.execute("PRAGMA foreign_keys = ON")
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def _document(row: sqlite3.Row) -> DocumentRecord:
+    return DocumentRecord(id=row["id"], file=row["file"], title=row["title"], council=row["council"],
+                          council_full=row["council_full"], body=row["body"], date=row["date"] or None,
+                          description=row["description"], page_count=row["page_count"],
+                          also_files=tuple(json.loads(row["also_files"])))
+
+
+def _chunk(row: sqlite3.Row) -> ChunkRecord:
+    return ChunkRecord(id=row["id"], doc_id=row["doc_id"], ordinal=row["ordinal"], text=row["text"],
+                       heading=row["heading"], page_start=row["page_start"], page_end=row["page_end"],
+                       spans=tuple(tuple(s) for s in json.loads(row["spans"])))
+
+
+class IndexReader:
+    """Read access to one built index, safe to share between threads."""
+
+    def __init__(self, build: Path, model: str, dimension: int):
+        self.build = build
+        self.manifest = read_manifest(build)
+        check_manifest(self.manifest, model, dimension)
+        database = build / DATABASE_FILE
+        if not database.is_file():
+            raise IndexUnavailable(f"index database missing in {build}")
+        self._database = database
+        self._local = threading.local()
+        try:
+            self.vectors = load_vector_index(build / VECTORS_FILE)
+            conn = self._conn()
+            self.documents = {d.id: d for d in map(_document, conn.execute("SELECT * FROM documents ORDER BY id"))}
+            self.chunk_count = conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        except (RuntimeError, sqlite3.DatabaseError) as exc:
+            raise IndexUnavailable(f"index in {build} is damaged ({exc}): rebuild it with `onrecord ingest`") from exc
+        if self.vectors.ntotal != self.chunk_count:
+            raise IndexUnavailable(f"index in {build} is inconsistent: {self.vectors.ntotal} vectors for "
+                                   f"{self.chunk_count} chunks; rebuild it with `onrecord ingest`")
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = connect(self._database, read_only=True)
+        return conn
+
+    def chunks(self, ids: list[int]) -> dict[int, ChunkRecord]:
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self._conn().execute(f"SELECT * FROM chunks WHERE id IN ({marks})", list(ids))
+        return {r["id"]: _chunk(r) for r in rows}
+
+    def chunk_ids_for_documents(self, doc_ids: list[str]) -> np.ndarray:
+        marks = ",".join("?" * len(doc_ids))
+        rows = self._conn().execute(f"SELECT id FROM chunks WHERE doc_id IN ({marks})", list(doc_ids))
+        return np.array([r[0] for r in rows], dtype=np.int64)
+
+    def page_text(self, doc_id: str, number: int) -> str | None:
+        row = self._conn().execute("SELECT text FROM pages WHERE doc_id = ? AND number = ?",
+                                   (doc_id, number)).fetchone()
+        return None if row is None else row[0]
+
+    def lexical_search(self, match: str, k: int, doc_ids: list[str] | None = None) -> list[tuple[int, float]]:
+        """Top k (chunk id, BM25 score, higher is better) for an FTS5 MATCH expression."""
+        if not match:
+            return []
+        sql = ("SELECT c.rowid, bm25(chunks_fts, 1.0, 0.5) AS s FROM chunks_fts c "
+               "JOIN chunks ch ON ch.id = c.rowid WHERE chunks_fts MATCH ?")
+        args: list = [match]
+        if doc_ids is not None:
+            sql += f" AND ch.doc_id IN ({','.join('?' * len(doc_ids))})"
+            args += doc_ids
+        sql += " ORDER BY s LIMIT ?"
+        args.append(k)
+        return [(r[0], -r[1]) for r in self._conn().execute(sql, args)]
+
+
+def open_index(root: Path, model: str, dimension: int) -> IndexReader:
+    build = current_build(root)
+    if build is None:
+        raise IndexUnavailable(f"no index at {root}: run `onrecord ingest` to build it")
+    return IndexReader(build, model, dimension)
+
+
+def fsync_tree(path: Path) -> None:
+    for item in [*path.iterdir(), path]:
+        fd = os.open(item, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

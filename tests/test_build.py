@@ -1,0 +1,119 @@
+import json
+import os
+
+import pytest
+
+from retriever import build as build_module
+from retriever.build import build_index
+from retriever.store import IndexUnavailable, current_build, open_index
+from tests.conftest import SMALL_CHUNKS
+from tests.fakes import FakeEncoder
+from tests.pdf_fixtures import report_pages, write_pdf, write_truncated_pdf
+
+
+def _counts(root, encoder):
+    index = open_index(root, encoder.name, encoder.dimension)
+    return len(index.documents), index.chunk_count
+
+
+def test_first_build_indexes_every_file(built_index, fake_encoder):
+    docs, chunks = _counts(built_index, fake_encoder)
+    assert docs == 2 and chunks >= 2
+    index = open_index(built_index, fake_encoder.name, fake_encoder.dimension)
+    taxi = index.documents["taxi"]
+    assert (taxi.title, taxi.council, taxi.date, taxi.page_count) == ("Tackling CSE Together", "Telford & Wrekin",
+                                                                       "2018-03-29", 3)
+
+
+def test_rerun_over_unchanged_corpus_embeds_nothing(built_index, corpus_dir, fake_encoder):
+    before = current_build(built_index)
+    calls = fake_encoder.texts_encoded
+    summary = build_index([corpus_dir], built_index, fake_encoder, SMALL_CHUNKS)
+    assert not summary.changed and summary.embedded == 0
+    assert fake_encoder.texts_encoded == calls
+    assert current_build(built_index) == before
+
+
+def test_changed_file_is_reindexed_and_others_are_not(built_index, corpus_dir, fake_encoder):
+    write_pdf(corpus_dir / "board.pdf", report_pages("Wolverhampton", [[f"A wholly new text about buses, part {w}."] for w in ("one", "two", "three")]))
+    summary = build_index([corpus_dir], built_index, fake_encoder, SMALL_CHUNKS)
+    assert summary.updated == ("board.pdf",) and summary.added == ()
+    index = open_index(built_index, fake_encoder.name, fake_encoder.dimension)
+    ids = index.chunk_ids_for_documents(["board"])
+    texts = [c.text for c in index.chunks(list(map(int, ids))).values()]
+    assert any("buses" in t for t in texts)
+    assert summary.embedded == len(ids)
+
+
+def test_removed_file_leaves_the_index(built_index, corpus_dir, fake_encoder):
+    (corpus_dir / "board.pdf").unlink()
+    summary = build_index([corpus_dir], built_index, fake_encoder, SMALL_CHUNKS)
+    assert summary.removed == ("board.pdf",)
+    index = open_index(built_index, fake_encoder.name, fake_encoder.dimension)
+    assert set(index.documents) == {"taxi"}
+    assert index.vectors.ntotal == index.chunk_count
+
+
+def test_corrupt_file_is_skipped_by_name_and_the_rest_indexed(tmp_path, corpus_dir, fake_encoder):
+    write_truncated_pdf(corpus_dir / "broken report.pdf", report_pages("X", [["Some words."]]))
+    summary = build_index([corpus_dir], tmp_path / "idx", fake_encoder)
+    assert [s.file for s in summary.skipped] == ["broken report.pdf"]
+    assert "corrupt" in summary.skipped[0].reason
+    assert summary.documents == 2
+
+
+def test_failed_build_leaves_the_old_index_serving(built_index, corpus_dir, fake_encoder, monkeypatch):
+    before = current_build(built_index)
+    write_pdf(corpus_dir / "new.pdf", report_pages("New", [[f"Fresh words about licensing {w}."] for w in ("cars", "vans", "taxis")]))
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(build_module, "save_vector_index", disk_full)
+    with pytest.raises(OSError):
+        build_index([corpus_dir], built_index, fake_encoder, SMALL_CHUNKS)
+    assert current_build(built_index) == before
+    assert _counts(built_index, fake_encoder)[0] == 2
+    assert not [p for p in (built_index / "builds").iterdir() if p.name.startswith(".tmp")]
+    monkeypatch.undo()
+    summary = build_index([corpus_dir], built_index, fake_encoder, SMALL_CHUNKS)
+    assert summary.added == ("new.pdf",) and summary.documents == 3
+
+
+def test_index_built_with_another_model_is_refused(built_index):
+    class OtherEncoder(FakeEncoder):
+        name = "another-model"
+
+    with pytest.raises(IndexUnavailable, match="another-model|rebuild"):
+        open_index(built_index, OtherEncoder.name, OtherEncoder.dimension)
+
+
+def test_other_format_version_is_refused(built_index, fake_encoder):
+    manifest = current_build(built_index) / "manifest.json"
+    data = json.loads(manifest.read_text())
+    data["format"] = 999
+    manifest.write_text(json.dumps(data))
+    with pytest.raises(IndexUnavailable, match="format"):
+        open_index(built_index, fake_encoder.name, fake_encoder.dimension)
+
+
+def test_missing_index_says_run_ingest(tmp_path, fake_encoder):
+    with pytest.raises(IndexUnavailable, match="onrecord ingest"):
+        open_index(tmp_path / "nothing", fake_encoder.name, fake_encoder.dimension)
+
+
+def test_current_is_a_symlink_swapped_atomically(built_index, corpus_dir, fake_encoder):
+    link = built_index / "current"
+    assert link.is_symlink()
+    first = os.readlink(link)
+    write_pdf(corpus_dir / "extra.pdf", report_pages("Extra", [[f"More words on {w}."] for w in ("parks", "roads", "schools")]))
+    build_index([corpus_dir], built_index, fake_encoder, SMALL_CHUNKS)
+    assert os.readlink(link) != first
+    assert (built_index / first).is_dir()  # the previous build stays one more round for readers
+
+
+def test_duplicate_content_is_indexed_once(tmp_path, corpus_dir, fake_encoder):
+    (corpus_dir / "copy of taxi.pdf").write_bytes((corpus_dir / "taxi.pdf").read_bytes())
+    summary = build_index([corpus_dir], tmp_path / "idx", fake_encoder)
+    assert summary.documents == 2
+    assert ("copy of taxi.pdf", "taxi.pdf") in summary.duplicates or ("taxi.pdf", "copy of taxi.pdf") in summary.duplicates

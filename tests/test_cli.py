@@ -1,0 +1,55 @@
+import json
+
+import pytest
+
+from retriever import cli
+
+
+@pytest.fixture
+def cli_env(monkeypatch, built_index, fake_encoder):
+    monkeypatch.setenv("ONRECORD_INDEX_DIR", str(built_index))
+    monkeypatch.setattr(cli, "_encoder", lambda settings: fake_encoder)
+    return built_index
+
+
+def test_ask_json_prints_the_contract(cli_env, capsys):
+    assert cli.main(["ask", "taxi licensing hackney carriage", "--json", "--k", "2"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) == {"question", "answered", "passages"}
+    assert len(out["passages"]) == 2
+
+
+def test_ask_human_output_shows_citation_and_marked_answer(cli_env, capsys):
+    assert cli.main(["ask", "taxi licensing", "--council", "Telford & Wrekin"]) == 0
+    out = capsys.readouterr().out
+    assert "Tackling CSE Together" in out and "Telford & Wrekin" in out
+    assert ">>> " in out and " <<<" in out and ("p. " in out or "pp. " in out)
+
+
+def test_ask_without_index_says_run_ingest(monkeypatch, tmp_path, fake_encoder, capsys):
+    monkeypatch.setenv("ONRECORD_INDEX_DIR", str(tmp_path / "none"))
+    monkeypatch.setattr(cli, "_encoder", lambda settings: fake_encoder)
+    assert cli.main(["ask", "anything"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "onrecord ingest" in err
+
+
+def test_unknown_council_is_one_clear_line(cli_env, capsys):
+    assert cli.main(["ask", "taxi", "--council", "Atlantis"]) == 1
+    assert "valid values" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args", [["ask", "q", "--k", "0"], ["ask", "   "]])
+def test_bad_arguments_exit_non_zero(cli_env, args, capsys):
+    assert cli.main(args) == 2
+    assert capsys.readouterr().err.startswith("error:")
+
+
+def test_ingest_reports_skipped_file_by_name(monkeypatch, tmp_path, corpus_dir, fake_encoder, capsys):
+    (corpus_dir / "empty.pdf").write_bytes(b"")
+    monkeypatch.setenv("ONRECORD_INDEX_DIR", str(tmp_path / "idx"))
+    monkeypatch.setattr(cli, "_encoder", lambda settings: fake_encoder)
+    assert cli.main(["ingest", str(corpus_dir)]) == 0
+    captured = capsys.readouterr()
+    assert "empty.pdf" in captured.err and "empty file" in captured.err
+    assert "2 documents" in captured.out and "1 skipped" in captured.out
