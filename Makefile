@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install index run ask test test-fast eval bench browser clean
+.PHONY: install index run test test-fast eval bench browser clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,16 +20,28 @@ install: $(STAMP)
 index: install
 	$(BIN)/onrecord ingest
 
+# Starts the API (ONRECORD_PORT, default 8000) and the web page (ONRECORD_UI_PORT, default 8501);
+# prints both addresses; Ctrl-C stops both.
 run: index
-	@echo
-	@echo "OnRecord is ready. Ask a question:"
-	@echo "  $(BIN)/onrecord ask \"what did Telford decide on taxi licensing\""
+	$(BIN)/python -m ui.launch
 
-test: install
+test: install browser
 	$(BIN)/python -m pytest
 
 test-fast: install
 	$(BIN)/python -m pytest -m "not model and not browser"
 
+# Debian's Chromium and its driver for the browser test (never a downloaded browser).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then \
+		echo "chromium and chromedriver present"; \
+	else \
+		$(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; \
+	fi
+
 clean:
 	rm -rf var $(VENV)
+
+eval: index
+	$(BIN)/python -m eval

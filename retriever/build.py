@@ -22,10 +22,12 @@ from contextlib import contextmanager
 import numpy as np
 
 from ingest.chunking import ChunkingParams, chunk_pages
+from ingest.decisions import is_decision
 from ingest.documents import parse_file
 from ingest.metadata import METADATA_FILE, default_meta, load_metadata
 from ingest.model import Chunk, ReportMeta, UnreadableFile
 from ingest.readers import SUPPORTED_SUFFIXES
+from ingest.vocabulary import Term, find_terms
 from retriever.encoder import Encoder
 from retriever.store import (BUILDS_DIR, CURRENT_LINK, DATABASE_FILE, FORMAT_VERSION, MANIFEST_FILE, SCHEMA,
                              VECTORS_FILE, IndexUnavailable, check_manifest, connect, current_build, fsync_tree,
@@ -98,6 +100,7 @@ class _NewDocument:
     doc_id: str
     pages: tuple
     chunks: tuple[Chunk, ...]
+    terms: tuple[Term, ...]
 
 
 def discover(paths: list[Path]) -> list[Path]:
@@ -237,7 +240,8 @@ def _build(paths: list[Path], root: Path, encoder: Encoder, params: ChunkingPara
         chunks = tuple(chunk_pages(list(parsed.pages), params))
         timings["chunk"] += time.perf_counter() - t0
         doc_id = previous.get(name, {}).get("id") or document_id(name)
-        new_documents.append(_NewDocument(source, doc_id, parsed.pages, chunks))
+        terms = tuple(find_terms(list(parsed.pages)))
+        new_documents.append(_NewDocument(source, doc_id, parsed.pages, chunks, terms))
         progress.file_read(name, len(parsed.pages), len(chunks))
 
     changed = bool(new_documents or removed or meta_changed or previous_build is None)
@@ -310,12 +314,16 @@ def _write_build(root: Path, previous_build: Path | None, stale_files: list[str]
                               m.council, m.council_full, m.body, m.date, m.description, len(doc.pages),
                               json.dumps(list(doc.source.also_files)), now))
                 conn.executemany("INSERT INTO pages VALUES (?,?,?)", [(doc.doc_id, p.number, p.text) for p in doc.pages])
+                page_text = {p.number: p.text for p in doc.pages}
+                conn.executemany("INSERT INTO terms VALUES (?,?,?,?,?)",
+                                 [(doc.doc_id, t.term, t.expansion, t.page, page_text[t.page][t.quote_start:t.quote_end])
+                                  for t in doc.terms])
                 for chunk in doc.chunks:
                     conn.execute("INSERT INTO chunks (doc_id, ordinal, text, heading, page_start, page_end, spans, "
-                                 "embedding) VALUES (?,?,?,?,?,?,?,?)",
+                                 "kind, embedding) VALUES (?,?,?,?,?,?,?,?,?)",
                                  (doc.doc_id, chunk.ordinal, chunk.text, chunk.heading, chunk.page_start,
                                   chunk.page_end, json.dumps([[s.page, s.start, s.end] for s in chunk.spans]),
-                                  vectors[row].tobytes()))
+                                  "decision" if is_decision(chunk.text) else "", vectors[row].tobytes()))
                     row += 1
             conn.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild')")
             counts = conn.execute("SELECT (SELECT count(*) FROM documents), (SELECT count(*) FROM chunks)").fetchone()

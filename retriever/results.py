@@ -29,11 +29,15 @@ class Passage:
     answer_page: int
     document: DocumentRef
     chunk_id: int
+    kind: str = ""
+    also_pages: tuple[tuple[int, int], ...] = ()
 
     def to_dict(self) -> dict:
         return {"rank": self.rank, "score": round(self.score, 6), "text": self.text, "answer": self.answer,
                 "answer_start": self.answer_start, "answer_end": self.answer_end,
                 "page_start": self.page_start, "page_end": self.page_end, "answer_page": self.answer_page,
+                "kind": self.kind or None,
+                "also_on_pages": [{"page_start": a, "page_end": b} for a, b in self.also_pages],
                 "document": self.document.to_dict()}
 
 

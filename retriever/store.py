@@ -17,7 +17,7 @@ import numpy as np
 
 from retriever.vectors import load_vector_index
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 DATABASE_FILE = "index.sqlite"
 VECTORS_FILE = "vectors.faiss"
 MANIFEST_FILE = "manifest.json"
@@ -39,7 +39,11 @@ CREATE TABLE chunks (
     id INTEGER PRIMARY KEY, doc_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
     ordinal INTEGER NOT NULL, text TEXT NOT NULL, heading TEXT NOT NULL,
     page_start INTEGER NOT NULL, page_end INTEGER NOT NULL, spans TEXT NOT NULL,
-    embedding BLOB NOT NULL
+    kind TEXT NOT NULL, embedding BLOB NOT NULL
+);
+CREATE TABLE terms (
+    doc_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    term TEXT NOT NULL, expansion TEXT NOT NULL, page INTEGER NOT NULL, quote TEXT NOT NULL
 );
 CREATE INDEX chunks_doc ON chunks(doc_id, ordinal);
 CREATE VIRTUAL TABLE chunks_fts USING fts5(
@@ -67,6 +71,17 @@ class DocumentRecord:
 
 
 @dataclass(frozen=True)
+class TermRecord:
+    """An acronym as one document defines it, with the verbatim defining text and its page."""
+
+    doc_id: str
+    term: str
+    expansion: str
+    page: int
+    quote: str
+
+
+@dataclass(frozen=True)
 class ChunkRecord:
     id: int
     doc_id: str
@@ -76,6 +91,7 @@ class ChunkRecord:
     page_start: int
     page_end: int
     spans: tuple[tuple[int, int, int], ...]
+    kind: str
 
 
 def current_build(root: Path) -> Path | None:
@@ -123,7 +139,7 @@ def _document(row: sqlite3.Row) -> DocumentRecord:
 def _chunk(row: sqlite3.Row) -> ChunkRecord:
     return ChunkRecord(id=row["id"], doc_id=row["doc_id"], ordinal=row["ordinal"], text=row["text"],
                        heading=row["heading"], page_start=row["page_start"], page_end=row["page_end"],
-                       spans=tuple(tuple(s) for s in json.loads(row["spans"])))
+                       spans=tuple(tuple(s) for s in json.loads(row["spans"])), kind=row["kind"])
 
 
 class IndexReader:
@@ -143,6 +159,8 @@ class IndexReader:
             conn = self._conn()
             self.documents = {d.id: d for d in map(_document, conn.execute("SELECT * FROM documents ORDER BY id"))}
             self.chunk_count = conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+            self.terms = [TermRecord(r["doc_id"], r["term"], r["expansion"], r["page"], r["quote"])
+                          for r in conn.execute("SELECT * FROM terms ORDER BY doc_id, page, term")]
         except (RuntimeError, sqlite3.DatabaseError) as exc:
             raise IndexUnavailable(f"index in {build} is damaged ({exc}): rebuild it with `onrecord ingest`") from exc
         if self.vectors.ntotal != self.chunk_count:

@@ -15,7 +15,7 @@ def cli_env(monkeypatch, built_index, fake_encoder):
 def test_ask_json_prints_the_contract(cli_env, capsys):
     assert cli.main(["ask", "taxi licensing hackney carriage", "--json", "--k", "2"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert set(out) == {"question", "answered", "passages"}
+    assert set(out) >= {"question", "answered", "passages"}
     assert len(out["passages"]) == 2
 
 

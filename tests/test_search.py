@@ -5,7 +5,7 @@ from retriever.search import Searcher, UnknownFilter
 
 def test_result_contract(searcher):
     answer = searcher.search("taxi licensing hackney carriage", k=3).to_dict()
-    assert set(answer) == {"question", "answered", "passages"}
+    assert set(answer) >= {"question", "answered", "passages"}
     assert answer["question"] == "taxi licensing hackney carriage"
     assert 1 <= len(answer["passages"]) <= 3
     for rank, p in enumerate(answer["passages"], start=1):

@@ -1,0 +1,119 @@
+"""The index the API serves, switched to a new build when `onrecord ingest` makes one current.
+
+`onrecord ingest` writes every build to a fresh folder and only then swaps the `current`
+symlink (retriever/build.py), so whatever `current` points to is complete. The holder
+looks at that symlink at most once per `check_interval` seconds, on a request, and opens
+the new build before letting go of the old one: a request is served wholly from one build
+(it takes one Searcher and keeps it), never from a half-built index, and re-ingest needs no
+restart. With no usable index the holder raises IndexUnavailable (the API answers 503) and
+tries again on a later request, logging each distinct reason once rather than on every request.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+from retriever.encoder import Encoder
+from retriever.search import SearchConfig, Searcher
+from retriever.store import IndexReader, IndexUnavailable, current_build
+
+log = logging.getLogger("onrecord.api")
+
+NO_INDEX = "run `onrecord ingest` to build it"
+
+
+class IndexHolder:
+    def __init__(self, root: Path, encoder: Encoder, config: SearchConfig = SearchConfig(),
+                 check_interval: float = 1.0, clock: Callable[[], float] = time.monotonic):
+        self.root = Path(root)
+        self.encoder = encoder
+        self.config = config
+        self.check_interval = check_interval
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._searcher: Searcher | None = None
+        self._build: Path | None = None
+        self._checked_at: float | None = None
+        self._error: str | None = None  # why there is no index to serve (None when serving)
+        self._logged: str | None = None  # the last problem logged, so each one is logged once
+
+    # -- what requests use -------------------------------------------------------------------
+    def searcher(self) -> Searcher:
+        """The Searcher over the current build; raises IndexUnavailable when there is none."""
+        if self._due():
+            if self._lock.acquire(blocking=self._searcher is None):
+                try:
+                    if self._due():
+                        self._refresh()
+                finally:
+                    self._lock.release()
+        searcher = self._searcher
+        if searcher is None:
+            raise IndexUnavailable(self._error or f"no index at {self.root}: {NO_INDEX}")
+        return searcher
+
+    @property
+    def build(self) -> Path | None:
+        return self._build
+
+    def refresh(self) -> None:
+        """Look at the `current` symlink now (at startup, and after a failure while serving)."""
+        with self._lock:
+            self._refresh()
+
+    def expire(self) -> None:
+        """Make the next request look at the index again (e.g. after a database error)."""
+        self._checked_at = None
+
+    # -- internals ----------------------------------------------------------------------------
+    def _due(self) -> bool:
+        checked = self._checked_at
+        return checked is None or self._clock() - checked >= self.check_interval
+
+    def _refresh(self) -> None:
+        self._checked_at = self._clock()
+        try:
+            target = current_build(self.root)
+        except (OSError, RuntimeError) as exc:  # e.g. a symlink loop
+            target = None
+            reason = f"index link unreadable at {self.root} ({exc}): {NO_INDEX}"
+        else:
+            reason = f"no index at {self.root}: {NO_INDEX}"
+        if target is None:
+            if self._searcher is None:
+                self._fail(reason)
+            else:  # keep serving what is open rather than go dark; say so once
+                self._note(f"{reason}; still serving {self._build}", logging.WARNING)
+            return
+        if target == self._build and self._searcher is not None:
+            return
+        try:
+            reader = IndexReader(target, self.encoder.name, self.encoder.dimension)
+        except (IndexUnavailable, OSError) as exc:
+            message = str(exc) if isinstance(exc, IndexUnavailable) else f"index in {target} unreadable ({exc})"
+            if NO_INDEX not in message and "onrecord ingest" not in message:
+                message += f": {NO_INDEX}"
+            if self._searcher is None:
+                self._fail(message)
+            else:
+                self._note(f"{message}; still serving {self._build}", logging.ERROR)
+            return
+        previous = self._build
+        self._searcher = Searcher(reader, self.encoder, self.config)
+        self._build = target
+        self._error = None
+        self._logged = None
+        log.info("serving index %s (%d documents, %d chunks)%s", target.name, len(reader.documents),
+                 reader.chunk_count, f", was {previous.name}" if previous else "")
+
+    def _fail(self, message: str) -> None:
+        self._error = message
+        self._note(message, logging.ERROR)
+
+    def _note(self, message: str, level: int) -> None:
+        if message != self._logged:
+            self._logged = message
+            log.log(level, "index unavailable: %s", message)

@@ -1,0 +1,136 @@
+"""The reports' own vocabulary: acronyms and what they stand for, found in the text itself.
+
+Two sources: glossary sections ("MASH  Multi Agency Safeguarding Hub") and definitions
+in running text ("Multi-Agency Safeguarding Hub (MASH)", "MASH (Multi Agency Safeguarding
+Hub)"). Each term keeps the verbatim text that defines it and the page it is on, so a
+glossary entry is a quotation with a citation, not a paraphrase.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ingest.chunking import sentence_spans
+from ingest.model import Page
+
+
+@dataclass(frozen=True)
+class Term:
+    term: str
+    expansion: str
+    page: int
+    quote_start: int  # the defining text is page.text[quote_start:quote_end]
+    quote_end: int
+
+
+_ACRONYM = r"[A-Z][A-Za-z&]{0,3}[A-Z][A-Za-z]{0,3}s?"
+_PAREN_AFTER = re.compile(rf"\(\s*({_ACRONYM})\s*\)")
+_ACRONYM_THEN_PAREN = re.compile(rf"\b({_ACRONYM})\s+\(([^()]{{3,120}})\)")
+_GLOSSARY_HEADING = re.compile(r"^(?:glossary|abbreviations|acronyms)\b", re.IGNORECASE)
+_GLOSSARY_LINE = re.compile(rf"^({_ACRONYM}(?: [A-Z]{{2,}})?)\s+[-–:]?\s*([A-Z][^\n]{{3,120}})$")
+
+
+_MINOR = {"and", "of", "the", "for", "in", "on", "to", "a", "an", "or", "with", "by"}
+
+
+def _is_acronym(token: str) -> bool:
+    return sum(c.isupper() for c in token) >= 2 and len(token) <= 10
+
+
+def _letters(acronym: str) -> str:
+    core = acronym[:-1] if acronym.endswith("s") and acronym[:-1].isupper() else acronym
+    return "".join(c.lower() for c in core if c.isalnum())
+
+
+def long_form_for(acronym: str, preceding: str) -> str | None:
+    """Schwartz & Hearst: the shortest run of words before '(ACR)' whose letters spell ACR in order."""
+    short = _letters(acronym)
+    if len(short) < 2:
+        return None
+    words = preceding.split()
+    window = words[-min(len(short) + 5, len(short) * 2):]
+    long = " ".join(window)
+    s, pos = len(short) - 1, len(long) - 1
+    while s >= 0:
+        c = short[s]
+        while pos >= 0 and (long[pos].lower() != c or (s == 0 and pos > 0 and long[pos - 1].isalnum())):
+            pos -= 1
+        if pos < 0:
+            return None
+        pos -= 1
+        s -= 1
+    start = long.rfind(" ", 0, pos + 1) + 1
+    candidate = long[start:].strip(" ,;:-–")
+    if not candidate or candidate.split()[0][0].lower() != short[0] or candidate.split()[0].lower() in _MINOR:
+        return None
+    if len(candidate.split()) > len(short) + 3:
+        return None
+    return candidate
+
+
+def _initials_match(acronym: str, expansion: str) -> bool:
+    """Whether the expansion's words start with the acronym's first letter and cover its letters."""
+    letters = _letters(acronym)
+    words = re.findall(r"[A-Za-z]+", expansion)
+    if not words or words[0][0].lower() != letters[0]:
+        return False
+    return long_form_for(acronym, expansion) is not None
+
+
+_MAX_QUOTE = 320
+
+
+def _sentence_around(text: str, start: int, end: int) -> tuple[int, int]:
+    """The sentence holding text[start:end], within its paragraph; the bare definition if that is long."""
+    p_start = text.rfind("\n", 0, start) + 1
+    p_end = text.find("\n", end)
+    p_end = len(text) if p_end < 0 else p_end
+    for s, e in sentence_spans(text, p_start, p_end):
+        if s <= start and end <= e:
+            return (s, e) if e - s <= _MAX_QUOTE else (start, end)
+    return start, end
+
+
+def find_terms(pages: list[Page]) -> list[Term]:
+    """Every acronym definition in a document, the first one of each (term, expansion) pair kept."""
+    found: dict[tuple[str, str], Term] = {}
+
+    def add(term: str, expansion: str, page: int, start: int, end: int) -> None:
+        expansion = re.sub(r"\s+", " ", expansion).strip(" ,;:-–")
+        key = (term, expansion.casefold())
+        if expansion and key not in found:
+            found[key] = Term(term, expansion, page, start, end)
+
+    for page in pages:
+        text = page.text
+        in_glossary = False
+        misses = 0
+        for para in re.finditer(r"[^\n]+", text):
+            line = para.group(0)
+            if _GLOSSARY_HEADING.match(line):
+                in_glossary, misses = True, 0
+                continue
+            if in_glossary:
+                m = _GLOSSARY_LINE.match(line)
+                if m and _is_acronym(m.group(1).split()[0]):
+                    add(m.group(1), m.group(2), page.number, para.start(), para.end())
+                    misses = 0
+                else:
+                    misses += 1
+                    in_glossary = misses < 2
+        for m in _PAREN_AFTER.finditer(text):
+            acronym = m.group(1)
+            if not _is_acronym(acronym):
+                continue
+            line_start = max(text.rfind("\n", 0, m.start()) + 1, m.start() - 200)
+            long = long_form_for(acronym, text[line_start:m.start()])
+            if long:
+                begin = m.start() - len(text[line_start:m.start()].rstrip()) + text[line_start:m.start()].rstrip().rfind(long)
+                s, e = _sentence_around(text, max(begin, line_start), m.end())
+                add(acronym, long, page.number, s, e)
+        for m in _ACRONYM_THEN_PAREN.finditer(text):
+            acronym, inside = m.group(1), m.group(2)
+            if _is_acronym(acronym) and _initials_match(acronym, inside):
+                s, e = _sentence_around(text, m.start(), m.end())
+                add(acronym, inside, page.number, s, e)
+    return list(found.values())

@@ -1,0 +1,84 @@
+"""Reading a question: which council it names, whether it asks for a decision, which acronyms
+it uses (or spells out), using only what the indexed reports themselves say."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from retriever.lexical import STOPWORDS, query_terms
+from retriever.store import DocumentRecord, TermRecord
+
+_DECISION_WORDS = re.compile(
+    r"\b(?:decid\w*|decision\w*|resolv\w*|resolution\w*|agree\w*|approv\w*|recommend\w*|commit\w*|"
+    r"propos\w*|accept\w*|vote\w*|endors\w*)\b", re.IGNORECASE)
+_GENERIC_NAME_WORDS = {"council", "city", "of", "and", "metropolitan", "borough", "county", "district", "the"}
+
+
+@dataclass(frozen=True)
+class QueryPlan:
+    question: str
+    dense_text: str
+    lexical_terms: tuple[str, ...]
+    council: str | None
+    wants_decision: bool
+    expansions: tuple[tuple[str, str], ...]
+
+
+def council_aliases(documents: list[DocumentRecord]) -> dict[str, str]:
+    """Words that name exactly one council in the index ('telford', 'wrekin', 'walsall', ...)."""
+    owners: dict[str, set[str]] = {}
+    for doc in documents:
+        if not doc.council:
+            continue
+        for name in (doc.council, doc.council_full):
+            for word in re.findall(r"[a-z]+", name.lower()):
+                if word not in _GENERIC_NAME_WORDS and len(word) > 2:
+                    owners.setdefault(word, set()).add(doc.council)
+    return {word: next(iter(c)) for word, c in owners.items() if len(c) == 1}
+
+
+def infer_council(question: str, aliases: dict[str, str]) -> str | None:
+    named = {aliases[w] for w in re.findall(r"[a-z]+", question.lower()) if w in aliases}
+    return next(iter(named)) if len(named) == 1 else None
+
+
+def _term_pattern(term: str) -> re.Pattern:
+    return re.compile(rf"(?<![A-Za-z]){re.escape(term)}(?![A-Za-z])", re.IGNORECASE)
+
+
+def find_expansions(question: str, terms: list[TermRecord], council_docs: set[str] | None) -> list[tuple[str, str]]:
+    """(acronym, long form) pairs the question touches, either way round.
+
+    An acronym can mean different things in different councils' reports: when the
+    question names a council, only that council's documents' definitions are used.
+    """
+    found: dict[tuple[str, str], None] = {}
+    lowered = question.lower()
+    for t in terms:
+        if council_docs is not None and t.doc_id not in council_docs:
+            continue
+        term = t.term.rstrip("s") if t.term.endswith("s") and t.term[:-1].isupper() else t.term
+        if len(term) < 2 or term.lower() in STOPWORDS:
+            continue
+        # A lower-case acronym ("mash") counts unless it is an everyday word of the question.
+        if _term_pattern(term).search(question) or t.expansion.lower() in lowered:
+            found[(term, t.expansion)] = None
+    return list(found)
+
+
+def plan_query(question: str, documents: list[DocumentRecord], terms: list[TermRecord],
+               infer: bool = True) -> QueryPlan:
+    council = infer_council(question, council_aliases(documents)) if infer else None
+    council_docs = {d.id for d in documents if d.council == council} if council else None
+    expansions = find_expansions(question, terms, council_docs)
+    lexical = list(query_terms(question))
+    extra_dense = []
+    for term, expansion in expansions:
+        for word in query_terms(f"{term} {expansion}"):
+            if word not in lexical:
+                lexical.append(word)
+        if expansion.lower() not in question.lower():
+            extra_dense.append(f"{term} ({expansion})")
+    dense_text = question if not extra_dense else f"{question} [{'; '.join(extra_dense[:3])}]"
+    return QueryPlan(question=question, dense_text=dense_text, lexical_terms=tuple(lexical), council=council,
+                     wants_decision=bool(_DECISION_WORDS.search(question)), expansions=tuple(expansions))
