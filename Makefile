@@ -45,3 +45,18 @@ clean:
 
 eval: index
 	$(BIN)/python -m eval
+
+# Ingest, embedding and query speed, memory, encoder options (eval/results/bench.md); --scale re-runs the scale part.
+bench: index
+	$(BIN)/python -m eval.bench
+
+# The full load test: the real API over var/index, 16 clients for 60 s; figures in eval/results/load.json.
+.PHONY: load-test
+load-test: index
+	$(BIN)/python -m eval.load_test --clients 16 --duration 60
+
+# pip-audit over the locked dependencies. It needs PyPI's vulnerability JSON or OSV, which this
+# build network does not reach (see README, "Operating OnRecord"); run it where they are reachable.
+.PHONY: audit
+audit: install
+	$(BIN)/pip-audit -r requirements.lock --no-deps --disable-pip --progress-spinner off

@@ -102,9 +102,9 @@ def create_app(settings: Settings | None = None, encoder=None, *, reload_interva
         quiet_access_log()
         enc = encoder
         if enc is None:
-            from retriever.encoder import SentenceTransformerEncoder
+            from retriever.encoder import make_encoder
 
-            enc = SentenceTransformerEncoder(threads=settings.encoder_threads)
+            enc = make_encoder(settings.encoder, settings.model_cache_dir, settings.encoder_threads)
         await run_in_threadpool(enc.encode, ["warm up"])  # load the model now, not on the first question
         holder = IndexHolder(settings.index_dir, enc, check_interval=reload_interval)
         await run_in_threadpool(holder.refresh)

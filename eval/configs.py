@@ -1,4 +1,8 @@
-"""The search configurations the harness compares, as changes to the default SearchConfig."""
+"""The search configurations the harness compares, as changes to the default SearchConfig.
+
+The first three answer "which side finds what"; the rest are ablations: the default with one
+component switched off, so each component's contribution shows as a difference in one table.
+"""
 from __future__ import annotations
 
 DEFAULT = "default (hybrid)"
@@ -6,5 +10,13 @@ DEFAULT = "default (hybrid)"
 CONFIGS: dict[str, dict] = {
     "lexical (BM25)": {"mode": "lexical"},
     "dense": {"mode": "dense"},
+    "hybrid, rank fusion (RRF)": {"fusion": "rrf"},
     DEFAULT: {},
+    "- answer windows": {"window_weight": 0.0},
+    "- term weighting": {"term_weight": 0.0},
+    "- acronym expansion": {"expand_acronyms": False},
+    "- council/decision boosts": {"council_boost": 0.0, "decision_boost": 0.0,
+                                   "linear_council_bonus": 0.0, "linear_decision_bonus": 0.0},
+    "- window answer spans": {"sentence_embeddings": False},
 }
+

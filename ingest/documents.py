@@ -6,6 +6,7 @@ from pathlib import Path
 
 from ingest.clean import clean_pages
 from ingest.model import Page, UnreadableFile
+from ingest.quality import judge
 from ingest.readers import read_raw_pages
 
 
@@ -15,9 +16,22 @@ class ParsedFile:
     warnings: tuple[str, ...]
 
 
+GARBLED_PDF = ("text layer looks garbled (fonts without a text map?)", "OCR it first")
+GARBLED_TEXT = ("text looks garbled", "check the file's character encoding (save it as UTF-8)")
+
+
 def parse_file(path: Path) -> ParsedFile:
     """Clean pages of a report file; raises UnreadableFile when it holds no usable text."""
     raw, warnings = read_raw_pages(path)
+    reason, suggestion = GARBLED_PDF if path.suffix.lower() == ".pdf" else GARBLED_TEXT
+    whole = judge("\n".join(raw))
+    if whole.garbled:
+        raise UnreadableFile(f"{reason}: {whole.why}", suggestion)
+    for number, text in enumerate(raw, start=1):
+        page = judge(text)
+        if page.garbled:  # kept (a false alarm must not lose text), but said
+            warnings.append(f"page {number}: {reason.replace('text layer', 'text')} ({page.why}); "
+                            f"its text may not be searchable: {suggestion}")
     cleaned = clean_pages(raw)
     pages = tuple(Page(number=n, text=t) for n, t in enumerate(cleaned, start=1))
     if not any(p.text for p in pages):

@@ -44,9 +44,13 @@ def _read_pdf(path: Path) -> tuple[list[str], list[str]]:
     from pypdf.errors import PdfReadError
 
     with path.open("rb") as fh:
-        if fh.read(1024).find(b"%PDF-") < 0:
-            raise UnreadableFile("not a PDF (the file does not start with a PDF header)",
-                                 "check the file is the report, not a web page or another format")
+        head = fh.read(1024)
+    if head.find(b"%PDF-") < 0:
+        if _looks_like_html(head):
+            raise UnreadableFile("not a PDF: this is a web page (HTML) saved with a .pdf name",
+                                 "download the PDF itself, not the page that links to it")
+        raise UnreadableFile("not a PDF (the file does not start with a PDF header)",
+                             "check the file is the report, not a web page or another format")
     try:
         reader = pypdf.PdfReader(str(path))
         if reader.is_encrypted:
@@ -67,12 +71,58 @@ def _read_pdf(path: Path) -> tuple[list[str], list[str]]:
         raise UnreadableFile("PDF has no pages")
     pages: list[str] = []
     warnings: list[str] = []
-    for number, page in enumerate(page_objects, start=1):
-        try:
-            pages.append(page.extract_text() or "")
-        except Exception as exc:  # one broken page must not cost the good ones
-            warnings.append(f"page {number} could not be read ({type(exc).__name__}); skipped")
-            pages.append("")
+    broken: list[int] = []
+    with _PypdfComplaints() as complaints:
+        for number, page in enumerate(page_objects, start=1):
+            complaints.clear()
+            try:
+                text = page.extract_text() or ""
+            except Exception as exc:  # one broken page must not cost the good ones
+                broken.append(number)
+                warnings.append(f"page {number} could not be read ({type(exc).__name__}: {_short(exc)}); "
+                                f"skipped, the other pages are kept")
+                pages.append("")
+                continue
+            if not text.strip() and complaints.messages:
+                # pypdf logs (rather than raises) a missing object or an undecodable stream
+                broken.append(number)
+                warnings.append(f"page {number} could not be read ({_short(complaints.messages[0])}); "
+                                f"skipped, the other pages are kept")
+            pages.append(text)
     if not any(p.strip() for p in pages):
+        if broken and len(broken) == len(pages):
+            raise UnreadableFile("corrupt PDF: no page could be read", "get a fresh copy of the file")
         raise UnreadableFile("no text layer: this looks like a scan", "OCR it first")
     return pages, warnings
+
+
+def _looks_like_html(head: bytes) -> bool:
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return start.startswith((b"<!doctype html", b"<html", b"<?xml")) or b"<html" in start[:512]
+
+
+def _short(message: object, limit: int = 120) -> str:
+    text = " ".join(str(message).split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+class _PypdfComplaints(logging.Handler):
+    """Collects what pypdf logs while a page is read: it logs, not raises, for many broken pages."""
+
+    def __init__(self):
+        super().__init__(level=logging.WARNING)
+        self.messages: list[str] = []
+        self._logger = logging.getLogger("pypdf")
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+    def clear(self) -> None:
+        self.messages = []
+
+    def __enter__(self) -> "_PypdfComplaints":
+        self._logger.addHandler(self)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._logger.removeHandler(self)

@@ -6,6 +6,7 @@ a fresh directory and only then made current, so a crash leaves the old index se
 """
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import json
@@ -27,11 +28,11 @@ from ingest.documents import parse_file
 from ingest.metadata import METADATA_FILE, default_meta, load_metadata
 from ingest.model import Chunk, ReportMeta, UnreadableFile
 from ingest.readers import SUPPORTED_SUFFIXES
+from ingest.windows import answer_windows
 from ingest.vocabulary import Term, find_terms
 from retriever.encoder import Encoder
 from retriever.store import (BUILDS_DIR, CURRENT_LINK, DATABASE_FILE, FORMAT_VERSION, MANIFEST_FILE, SCHEMA,
-                             VECTORS_FILE, IndexUnavailable, check_manifest, connect, current_build, fsync_tree,
-                             read_manifest)
+                             VECTORS_FILE, WINDOW_VECTORS_FILE, IndexReader, IndexUnavailable, connect, current_build, fsync_tree)
 from retriever.vectors import build_vector_index, save_vector_index
 
 EMBED_BATCH = 64
@@ -139,25 +140,78 @@ def _meta_hash(meta: ReportMeta) -> str:
     return hashlib.sha256(json.dumps(asdict(meta), sort_keys=True).encode()).hexdigest()
 
 
-def _sources(files: list[Path], progress: BuildProgress, skipped: list[SkippedFile]) -> list[_SourceFile]:
+def _display(path: Path, roots: list[Path]) -> str:
+    """How a file is named in messages: its path below the folder it was found in."""
+    for root in roots:
+        if root.is_dir() and path.is_relative_to(root):
+            return str(path.relative_to(root))
+    return path.name
+
+
+def _sources(files: list[Path], roots: list[Path], previous: dict, progress: BuildProgress,
+             skipped: list[SkippedFile]) -> list[_SourceFile]:
+    """One source per distinct content; same content under several names is one source listing them all.
+
+    The shortest name is the document's file ("budget.pdf" before "budget (copy).pdf"). A document
+    is known by its bare file name (the API finds its file by that name), so two different files
+    with one name (in different sub-folders) cannot both be indexed: the one indexed before keeps
+    the name, else the first in path order, and the other is skipped as a name conflict.
+    """
     metadata: dict[Path, dict[str, ReportMeta]] = {}
     by_hash: dict[str, list[Path]] = {}
     for path in files:
         try:
             digest = file_sha256(path)
         except OSError as exc:
-            skipped.append(SkippedFile(path.name, f"cannot open the file ({exc.strerror})"))
-            progress.file_skipped(path.name, skipped[-1].reason)
+            skipped.append(SkippedFile(_display(path, roots), f"cannot open the file ({exc.strerror})"))
+            progress.file_skipped(skipped[-1].file, skipped[-1].reason)
             continue
         by_hash.setdefault(digest, []).append(path)
+
+    def name_order(path: Path) -> tuple:
+        return (len(path.name), path.name, str(path))  # "budget.pdf" before "budget (copy).pdf"
+
+    def order(item: tuple[str, list[Path]]) -> tuple:
+        digest, paths = item
+        held_before = any(previous.get(p.name, {}).get("sha256") == digest for p in paths)
+        return (not held_before, min(map(name_order, paths)))
+
+    owner: dict[str, Path] = {}  # bare name -> the file indexed under it
     sources = []
-    for digest, paths in by_hash.items():
-        primary, *others = sorted(paths, key=lambda p: p.name)
+    for digest, paths in sorted(by_hash.items(), key=order):
+        paths = sorted(paths, key=name_order)
+        held = [p for p in paths if previous.get(p.name, {}).get("sha256") == digest]
+        free = [p for p in held + paths if p.name not in owner]
+        if not free:
+            first = paths[0]
+            reason = (f"name conflict: a different file with the same name ({_display(owner[first.name], roots)}) "
+                      f"is already indexed; rename one of them")
+            for path in paths:
+                skipped.append(SkippedFile(_display(path, roots), reason))
+                progress.file_skipped(skipped[-1].file, reason)
+            continue
+        primary = free[0]
+        others: list[str] = []
+        for path in paths:
+            if path.name not in owner:
+                owner[path.name] = path
+            if owner[path.name] in paths and path.name != primary.name and path.name not in others:
+                others.append(path.name)
         if primary.parent not in metadata:
             metadata[primary.parent] = load_metadata(primary.parent / METADATA_FILE)
         meta = metadata[primary.parent].get(primary.name) or default_meta(primary)
-        sources.append(_SourceFile(primary, digest, meta, _meta_hash(meta), tuple(p.name for p in others)))
+        sources.append(_SourceFile(primary, digest, meta, _meta_hash(meta), tuple(others)))
     return sorted(sources, key=lambda s: s.path.name)
+
+
+def _unique_id(name: str, used: set[str]) -> str:
+    """The document id for a file name, suffixed when another file's name maps to the same id."""
+    base = document_id(name)
+    doc_id, n = base, 1
+    while doc_id in used:
+        n += 1
+        doc_id = f"{base}-{n}"
+    return doc_id
 
 
 def _previous(root: Path, encoder: Encoder, params: ChunkingParams, rebuild: bool) -> tuple[Path | None, dict]:
@@ -166,11 +220,12 @@ def _previous(root: Path, encoder: Encoder, params: ChunkingParams, rebuild: boo
     if build is None or rebuild:
         return None, {}
     try:
-        manifest = read_manifest(build)
-        check_manifest(manifest, encoder.name, encoder.dimension)
-    except IndexUnavailable:
+        # Opening it checks every part (manifest, database, vectors): a damaged index is rebuilt, not extended
+        # (and not left as it is because no report changed).
+        reader = IndexReader(build, encoder.name, encoder.dimension)
+    except (IndexUnavailable, OSError):
         return None, {}
-    if manifest.get("chunking") != asdict(params):
+    if reader.manifest.get("chunking") != asdict(params):
         return None, {}
     try:
         conn = connect(build / DATABASE_FILE, read_only=True)
@@ -183,6 +238,29 @@ def _previous(root: Path, encoder: Encoder, params: ChunkingParams, rebuild: boo
 
 class BuildInProgress(Exception):
     pass
+
+
+class DiskFull(OSError):
+    """The disk filled up while a new build was written; the build was abandoned and the index in use is unchanged."""
+
+
+SQLITE_FULL = 13
+
+
+def _is_disk_full(exc: BaseException | None) -> bool:
+    """ENOSPC (or a quota) from the OS, SQLite's "database or disk is full", or FAISS's failed write."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if isinstance(exc, sqlite3.Error) and (getattr(exc, "sqlite_errorcode", None) == SQLITE_FULL
+                                                or "disk is full" in str(exc)):
+            return True
+        if isinstance(exc, RuntimeError) and ("No space left on device" in str(exc)
+                                              or f"errno={errno.ENOSPC}" in str(exc)):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
 
 
 @contextmanager
@@ -201,7 +279,13 @@ def build_index(paths: list[Path], root: Path, encoder: Encoder, params: Chunkin
                 progress: BuildProgress | None = None, rebuild: bool = False) -> BuildSummary:
     """Bring the index at `root` up to date with the report files under `paths`."""
     with _build_lock(root):
-        return _build(paths, root, encoder, params, progress, rebuild)
+        try:
+            return _build(paths, root, encoder, params, progress, rebuild)
+        except Exception as exc:
+            if _is_disk_full(exc):
+                raise DiskFull(errno.ENOSPC, "disk full (no space left on device) while writing the new index, "
+                                             "which was abandoned", str(root)) from exc
+            raise
 
 
 def _build(paths: list[Path], root: Path, encoder: Encoder, params: ChunkingParams,
@@ -211,8 +295,8 @@ def _build(paths: list[Path], root: Path, encoder: Encoder, params: ChunkingPara
     timings = {"parse": 0.0, "chunk": 0.0, "embed": 0.0, "index": 0.0}
     skipped: list[SkippedFile] = []
     warnings: list[str] = []
-    sources = _sources(discover(paths), progress, skipped)
     previous_build, previous = _previous(root, encoder, params, rebuild)
+    sources = _sources(discover(paths), paths, previous, progress, skipped)
 
     to_parse = [s for s in sources if previous.get(s.path.name, {}).get("sha256") != s.sha256]
     current_names = {s.path.name for s in sources}
@@ -221,6 +305,7 @@ def _build(paths: list[Path], root: Path, encoder: Encoder, params: ChunkingPara
         previous[s.path.name]["meta_hash"] != s.meta_hash
         or json.loads(previous[s.path.name]["also_files"]) != list(s.also_files))]
 
+    used_ids = {row["id"] for name, row in previous.items() if name in current_names}
     new_documents: list[_NewDocument] = []
     for source in to_parse:
         name = source.path.name
@@ -239,7 +324,8 @@ def _build(paths: list[Path], root: Path, encoder: Encoder, params: ChunkingPara
         t0 = time.perf_counter()
         chunks = tuple(chunk_pages(list(parsed.pages), params))
         timings["chunk"] += time.perf_counter() - t0
-        doc_id = previous.get(name, {}).get("id") or document_id(name)
+        doc_id = previous.get(name, {}).get("id") or _unique_id(name, used_ids)
+        used_ids.add(doc_id)
         terms = tuple(find_terms(list(parsed.pages)))
         new_documents.append(_NewDocument(source, doc_id, parsed.pages, chunks, terms))
         progress.file_read(name, len(parsed.pages), len(chunks))
@@ -248,18 +334,22 @@ def _build(paths: list[Path], root: Path, encoder: Encoder, params: ChunkingPara
     if not changed:
         return _summary(root, previous_build, timings, started, skipped, warnings, sources, 0, (), (), (), False)
 
-    texts = [embedding_text(c.text, c.heading) for d in new_documents for c in d.chunks]
+    new_chunks = [c for d in new_documents for c in d.chunks]
+    windows = [answer_windows(c.text) for c in new_chunks]
+    texts = [embedding_text(c.text, c.heading) for c in new_chunks]
+    texts += [embedding_text(c.text[s:e], c.heading) for c, spans in zip(new_chunks, windows) for s, e in spans]
     t0 = time.perf_counter()
     vectors = _embed(encoder, texts, progress)
     timings["embed"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     stale_files = removed + [d.source.path.name for d in new_documents if d.source.path.name in previous]
-    build = _write_build(root, previous_build, stale_files, new_documents, meta_changed, vectors, encoder, params)
+    build = _write_build(root, previous_build, stale_files, new_documents, meta_changed, vectors, windows,
+                         encoder, params)
     timings["index"] = time.perf_counter() - t0
     added = tuple(d.source.path.name for d in new_documents if d.source.path.name not in previous)
     updated = tuple(d.source.path.name for d in new_documents if d.source.path.name in previous)
-    return _summary(root, build, timings, started, skipped, warnings, sources, len(texts),
+    return _summary(root, build, timings, started, skipped, warnings, sources, len(new_chunks),
                     added, updated, tuple(removed), True)
 
 
@@ -280,14 +370,16 @@ def _embed(encoder: Encoder, texts: list[str], progress: BuildProgress) -> np.nd
 
 
 def _write_build(root: Path, previous_build: Path | None, stale_files: list[str], documents: list[_NewDocument],
-                 meta_changed: list[_SourceFile], vectors: np.ndarray, encoder: Encoder,
-                 params: ChunkingParams) -> Path:
+                 meta_changed: list[_SourceFile], vectors: np.ndarray, windows: list[list[tuple[int, int]]],
+                 encoder: Encoder, params: ChunkingParams) -> Path:
+    """vectors: one row per new chunk, then one per window of those chunks, in order."""
     builds = root / BUILDS_DIR
     builds.mkdir(parents=True, exist_ok=True)
     _remove_abandoned(builds)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     tmp = builds / f".tmp-{stamp}"
     tmp.mkdir()
+    conn = None
     try:
         database = tmp / DATABASE_FILE
         if previous_build is not None:
@@ -307,6 +399,7 @@ def _write_build(root: Path, previous_build: Path | None, stale_files: list[str]
                              (m.title, m.council, m.council_full, m.body, m.date, m.description,
                               source.meta_hash, json.dumps(list(source.also_files)), source.path.name))
             row = 0
+            window_row = len(windows)
             for doc in documents:
                 m = doc.source.meta
                 conn.execute("INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -319,23 +412,28 @@ def _write_build(root: Path, previous_build: Path | None, stale_files: list[str]
                                  [(doc.doc_id, t.term, t.expansion, t.page, page_text[t.page][t.quote_start:t.quote_end])
                                   for t in doc.terms])
                 for chunk in doc.chunks:
-                    conn.execute("INSERT INTO chunks (doc_id, ordinal, text, heading, page_start, page_end, spans, "
+                    cursor = conn.execute("INSERT INTO chunks (doc_id, ordinal, text, heading, page_start, page_end, spans, "
                                  "kind, embedding) VALUES (?,?,?,?,?,?,?,?,?)",
                                  (doc.doc_id, chunk.ordinal, chunk.text, chunk.heading, chunk.page_start,
                                   chunk.page_end, json.dumps([[s.page, s.start, s.end] for s in chunk.spans]),
                                   "decision" if is_decision(chunk.text) else "", vectors[row].tobytes()))
+                    conn.executemany('INSERT INTO windows (chunk_id, start, "end", embedding) VALUES (?,?,?,?)',
+                                     [(cursor.lastrowid, start, end, vectors[window_row + i].tobytes())
+                                      for i, (start, end) in enumerate(windows[row])])
+                    window_row += len(windows[row])
                     row += 1
             conn.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild')")
             counts = conn.execute("SELECT (SELECT count(*) FROM documents), (SELECT count(*) FROM chunks)").fetchone()
-            ids, embeddings = [], []
-            for chunk_id, blob in conn.execute("SELECT id, embedding FROM chunks ORDER BY id"):
-                ids.append(chunk_id)
-                embeddings.append(np.frombuffer(blob, dtype=np.float32))
+            for table, file in (("chunks", VECTORS_FILE), ("windows", WINDOW_VECTORS_FILE)):
+                ids, embeddings = [], []
+                for item_id, blob in conn.execute(f"SELECT id, embedding FROM {table} ORDER BY id"):
+                    ids.append(item_id)
+                    embeddings.append(np.frombuffer(blob, dtype=np.float32))
+                matrix = np.vstack(embeddings) if embeddings else np.zeros((0, encoder.dimension), dtype=np.float32)
+                save_vector_index(build_vector_index(np.array(ids, dtype=np.int64), matrix, encoder.dimension),
+                                  tmp / file)
         conn.execute("VACUUM")
         conn.close()
-        matrix = np.vstack(embeddings) if embeddings else np.zeros((0, encoder.dimension), dtype=np.float32)
-        save_vector_index(build_vector_index(np.array(ids, dtype=np.int64), matrix, encoder.dimension),
-                          tmp / VECTORS_FILE)
         manifest = {"format": FORMAT_VERSION, "model": encoder.name, "dimension": encoder.dimension,
                     "chunking": asdict(params), "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                     "documents": counts[0], "chunks": counts[1]}
@@ -344,9 +442,16 @@ def _write_build(root: Path, previous_build: Path | None, stale_files: list[str]
         final = builds / stamp
         tmp.rename(final)
     except BaseException:
+        if conn is not None:
+            conn.close()  # an open file keeps its disk space after the folder is removed (think: disk full)
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _switch_current(root, final)
+    try:
+        _switch_current(root, final)
+    except BaseException:
+        if current_build(root) != final.resolve():  # not made current: free its space (the disk may be full)
+            shutil.rmtree(final, ignore_errors=True)
+        raise
     _remove_old_builds(builds, keep={final, previous_build})
     return final
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ingest.metadata import MetadataError
 from retriever.build import BuildInProgress, BuildProgress, build_index
-from retriever.encoder import SentenceTransformerEncoder
+from retriever.encoder import Encoder, make_encoder
 from retriever.search import SearchConfig, Searcher, UnknownFilter
 from retriever.settings import Settings
 from retriever.store import IndexUnavailable, open_index
@@ -82,8 +82,8 @@ def _progress_for(stream) -> BuildProgress:
     return TerminalProgress(stream) if stream.isatty() else PlainProgress(stream)
 
 
-def _encoder(settings: Settings) -> SentenceTransformerEncoder:
-    return SentenceTransformerEncoder(threads=settings.encoder_threads)
+def _encoder(settings: Settings) -> Encoder:
+    return make_encoder(settings.encoder, settings.model_cache_dir, settings.encoder_threads)
 
 
 def cmd_ingest(args, settings: Settings) -> int:

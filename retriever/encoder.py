@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import threading
+from pathlib import Path
 from typing import Protocol, Sequence
 
 import numpy as np
@@ -64,3 +65,22 @@ class SentenceTransformerEncoder:
         vectors = model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
                                convert_to_numpy=True, show_progress_bar=False)
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+ENCODER_KINDS = ("torch", "onnx", "onnx-int8")
+
+
+def make_encoder(kind: str = "torch", cache_dir: Path | None = None, threads: int | None = None) -> Encoder:
+    """The packaged model run by torch (sentence-transformers) or by ONNX Runtime (fp32 or int8).
+
+    Nothing is loaded here: each encoder loads (and for ONNX exports into cache_dir) on first use.
+    """
+    if kind == "torch":
+        return SentenceTransformerEncoder(threads=threads)
+    if kind in ("onnx", "onnx-int8"):
+        from retriever.onnx_encoder import OnnxEncoder
+
+        if cache_dir is None:
+            raise ValueError("an ONNX encoder needs a cache folder for the exported model")
+        return OnnxEncoder(cache_dir, quantize=kind == "onnx-int8", threads=threads)
+    raise ValueError(f"unknown encoder {kind!r}; choose from {', '.join(ENCODER_KINDS)}")

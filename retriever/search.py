@@ -5,8 +5,9 @@ ranking is plain functions over the candidates of each side (lexical BM25, dense
 """
 from __future__ import annotations
 
+import math
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -32,11 +33,21 @@ class SearchConfig:
     council_boost: float = 0.5
     decision_boost: float = 0.3
     dedupe: bool = True
+    # Dense score of a chunk: (1 - window_weight) * its own cosine + window_weight * its best window's.
+    window_weight: float = 0.5
+    # Mark the answer with the window embeddings (False: by shared words only).
     sentence_embeddings: bool = True
-    # Abstention: confidence = cosine of the best passage + coverage_weight * the share of the
-    # question's content words it contains; below answer_threshold the reports are taken not to answer.
-    coverage_weight: float = 0.2
-    answer_threshold: float = 0.5
+    # Abstention: confidence = dense score of the best passage + coverage_weight * the IDF-weighted share
+    # of the question's words the top coverage_depth passages hold; below answer_threshold the reports
+    # are taken not to answer. Set on the fixed question set (eval/): 8 of 10 unanswerable abstain.
+    coverage_weight: float = 1.0
+    coverage_depth: int = 3
+    # hybrid fusion: "rrf" (reciprocal rank fusion) or "linear" (dense score + term_weight * IDF share).
+    fusion: str = "linear"
+    term_weight: float = 0.6
+    linear_council_bonus: float = 0.3
+    linear_decision_bonus: float = 0.1
+    answer_threshold: float = 1.05
 
 
 class UnknownFilter(ValueError):
@@ -51,6 +62,12 @@ class _Candidate:
     score: float
     record: ChunkRecord | None = None
     cosine: float = 0.0
+    windows: tuple = ()
+    window_cosines: np.ndarray | None = None
+
+    @property
+    def window_cosine(self) -> float:
+        return float(self.window_cosines.max()) if self.window_cosines is not None and len(self.window_cosines) else 0.0
 
 
 @dataclass(frozen=True)
@@ -61,6 +78,7 @@ class SearchResult:
     inferred_council: str | None
     expansions: tuple[tuple[str, str], ...]
     confidence: float = 0.0
+    signals: dict = field(default_factory=dict, compare=False)
 
     @property
     def question(self) -> str:
@@ -123,56 +141,97 @@ class Searcher:
         vector = self.encoder.encode([plan.dense_text])[0] if cfg.mode != "lexical" else None
         candidates = self._candidates(plan, vector, doc_ids, kind)
         passages = self._passages(candidates, plan, vector, k)
-        confidence = self._confidence(candidates[:1], question)
+        confidence, signals = self._confidence(candidates, question)
         answered = bool(candidates) and (cfg.mode == "lexical" or confidence >= cfg.answer_threshold)
         return SearchResult(Answer(question=question, answered=answered, passages=tuple(passages)),
-                            plan.council, plan.expansions, confidence)
+                            plan.council, plan.expansions, confidence, signals)
 
     # -- candidates and ranking -------------------------------------------------------------
     def _candidates(self, plan: QueryPlan, vector: np.ndarray | None, doc_ids: list[str] | None,
                     kind: str | None) -> list[_Candidate]:
         cfg = self.config
         n = cfg.candidates if kind is None else cfg.candidates * 4
-        dense: list[tuple[int, float]] = []
+        found: set[int] = set()
         lexical: list[tuple[int, float]] = []
         if vector is not None:
             allowed = self.index.chunk_ids_for_documents(doc_ids) if doc_ids is not None else None
-            dense = search_vectors(self.index.vectors, vector, n, allowed)
+            found.update(i for i, _ in search_vectors(self.index.vectors, vector, n, allowed))
+            if cfg.window_weight > 0:
+                allowed_windows = self.index.window_ids_for_documents(doc_ids) if doc_ids is not None else None
+                hits = search_vectors(self.index.window_vectors, vector, n * 2, allowed_windows)
+                found.update(self.index.window_chunks([i for i, _ in hits]).values())
         if cfg.mode != "dense":
             lexical = self.index.lexical_search(fts_match(list(plan.lexical_terms)), n, doc_ids)
-        fused: dict[int, float] = {}
-        if cfg.mode == "dense":
-            fused = {i: s for i, s in dense}
-        elif cfg.mode == "lexical":
-            fused = {i: 1.0 / (cfg.rrf_k + r + 1) for r, (i, _) in enumerate(lexical)}
-        else:
-            for weight, ranking in ((1.0, dense), (cfg.lexical_weight, lexical)):
-                for rank, (chunk_id, _) in enumerate(ranking):
-                    fused[chunk_id] = fused.get(chunk_id, 0.0) + weight / (cfg.rrf_k + rank + 1)
-        records = self.index.chunks(list(fused))
-        candidates = [_Candidate(i, s, records[i]) for i, s in fused.items() if i in records]
+        ids = list(found) if cfg.mode == "dense" else list(found | {i for i, _ in lexical})
+        records = self.index.chunks(ids)
+        windows = self.index.windows(list(records))
+        candidates = [_Candidate(i, 0.0, records[i]) for i in ids if i in records]
         if kind is not None:
             candidates = [c for c in candidates if c.record.kind == kind]
+        dense_rank: dict[int, int] = {}
         if vector is not None:
             for c in candidates:
                 c.cosine = float(np.dot(self.index.vectors.reconstruct(c.chunk_id), vector))
+                c.windows = tuple(windows.get(c.chunk_id, ()))
+                if c.windows:
+                    c.window_cosines = np.array([w.vector for w in c.windows]) @ vector
+            ranked = sorted(candidates, key=lambda c: -self._dense_score(c))
+            dense_rank = {c.chunk_id: r for r, c in enumerate(ranked[:n])}
+        lexical_rank = {i: r for r, (i, _) in enumerate(lexical)}
+        term_weights = self._term_weights(list(plan.lexical_terms)) if cfg.fusion == "linear" else {}
         for c in candidates:
+            if cfg.mode == "hybrid" and cfg.fusion == "linear":
+                # Scores, not ranks: how close the passage is in meaning, plus how much of the
+                # question's distinctive vocabulary it holds; RRF throws both magnitudes away.
+                c.score = self._dense_score(c) + cfg.term_weight * _weighted_share(term_weights, c.record)
+                if plan.council and self.index.documents[c.record.doc_id].council == plan.council:
+                    c.score += cfg.linear_council_bonus
+                if plan.wants_decision and c.record.kind == "decision":
+                    c.score += cfg.linear_decision_bonus
+                continue
+            if cfg.mode == "dense":
+                c.score = self._dense_score(c)
+            elif cfg.mode == "lexical":
+                c.score = 1.0 / (cfg.rrf_k + lexical_rank[c.chunk_id] + 1) if c.chunk_id in lexical_rank else 0.0
+            else:
+                c.score = sum(weight / (cfg.rrf_k + ranks[c.chunk_id] + 1)
+                              for weight, ranks in ((1.0, dense_rank), (cfg.lexical_weight, lexical_rank))
+                              if c.chunk_id in ranks)
             boost = 1.0
             if plan.council and self.index.documents[c.record.doc_id].council == plan.council:
                 boost += cfg.council_boost
             if plan.wants_decision and c.record.kind == "decision":
                 boost += cfg.decision_boost
             c.score *= boost
+        candidates = [c for c in candidates if c.score > 0]
         candidates.sort(key=lambda c: -c.score)
         return candidates
 
-    def _confidence(self, top: list[_Candidate], question: str) -> float:
-        """How sure we are that the best passage answers (lexical-only search has no cosine to offer)."""
-        if not top:
-            return 0.0
-        best = top[0]
-        coverage = word_coverage(question, best.record.heading + " " + best.record.text)
-        return best.cosine + self.config.coverage_weight * coverage
+    def _term_weights(self, terms: list[str]) -> dict[str, float]:
+        """Inverse document frequency of each term over the chunks (a rare word says more)."""
+        total = max(1, self.index.chunk_count)
+        return {stem(t): math.log((total + 1) / (count + 0.5)) for t, (count, _) in self.index.term_stats(terms, []).items()}
+
+    def _dense_score(self, c: _Candidate) -> float:
+        w = self.config.window_weight if c.window_cosines is not None else 0.0
+        return (1 - w) * c.cosine + w * c.window_cosine
+
+    def _confidence(self, candidates: list[_Candidate], question: str) -> tuple[float, dict]:
+        """How sure we are that the reports answer: the best passage's closeness to the question, plus
+        how much of the question's rarer words the top passages hold (a question about something the
+        reports never mention keeps a distinctive word that no top passage has)."""
+        if not candidates:
+            return 0.0, {}
+        best = candidates[0]
+        terms = query_terms(question)
+        stats = self.index.term_stats(terms, [c.chunk_id for c in candidates[:self.config.coverage_depth]])
+        total = max(1, self.index.chunk_count)
+        weights = {t: math.log((total + 1) / (count + 0.5)) for t, (count, _) in stats.items()}
+        weight_sum = sum(weights.values())
+        coverage = (sum(weights[t] for t, (_, present) in stats.items() if present) / weight_sum
+                    if weight_sum else 1.0)
+        dense = self._dense_score(best)
+        return dense + self.config.coverage_weight * coverage, {"dense": dense, "coverage": coverage}
 
     # -- passages -----------------------------------------------------------------------------
     def _passages(self, candidates: list[_Candidate], plan: QueryPlan, vector: np.ndarray | None,
@@ -193,7 +252,7 @@ class Searcher:
                 duplicate_of[2].append((cand.record.page_start, cand.record.page_end))
                 continue
             kept.append((cand, words, []))
-        spans = self._answer_spans([c.record for c, _, _ in kept], plan, vector)
+        spans = self._answer_spans([c for c, _, _ in kept], plan)
         passages = []
         for rank, ((cand, _, also), (start, end)) in enumerate(zip(kept, spans), start=1):
             record = cand.record
@@ -206,38 +265,36 @@ class Searcher:
                 chunk_id=record.id, kind=record.kind, also_pages=tuple(also)))
         return passages
 
-    def _answer_spans(self, records: list[ChunkRecord], plan: QueryPlan,
-                      vector: np.ndarray | None) -> list[tuple[int, int]]:
-        """For each passage, the sentence (or two adjacent ones) that best answers the question."""
-        per_record = [sentence_spans(r.text) or [(0, len(r.text))] for r in records]
+    def _answer_spans(self, candidates: list[_Candidate], plan: QueryPlan) -> list[tuple[int, int]]:
+        """For each passage, the window (one or two sentences) that best answers the question."""
         wanted = {stem(t) for t in plan.lexical_terms}
-        similarity: list[np.ndarray | None] = [None] * len(records)
-        if vector is not None and self.config.sentence_embeddings and records:
-            texts = [r.text[s:e] for r, spans in zip(records, per_record) for s, e in spans]
-            matrix = self.encoder.encode(texts) @ vector
-            offset = 0
-            for i, spans in enumerate(per_record):
-                similarity[i] = matrix[offset:offset + len(spans)]
-                offset += len(spans)
         chosen = []
-        for i, (record, spans) in enumerate(zip(records, per_record)):
+        for cand in candidates:
+            text = cand.record.text
+            if cand.windows:
+                spans = [(w.start, w.end) for w in cand.windows]
+            else:
+                spans = sentence_spans(text) or [(0, len(text))]
             scores = []
             for j, (s, e) in enumerate(spans):
-                words = stems(record.text[s:e])
+                words = stems(text[s:e])
                 lexical = len(words & wanted) / max(1, len(wanted))
-                dense = float(similarity[i][j]) if similarity[i] is not None else 0.0
+                dense = 0.0
+                if self.config.sentence_embeddings and cand.window_cosines is not None and cand.windows:
+                    dense = float(cand.window_cosines[j])
                 short = 0.15 if len(words) < 4 else 0.0  # a bare heading or number answers little
                 scores.append(dense + 0.5 * lexical - short)
-            best = int(np.argmax(scores))
-            start, end = spans[best]
-            chosen.append((start, end))
+            chosen.append(spans[int(np.argmax(scores))])
         return chosen
 
 
-def word_coverage(question: str, text: str) -> float:
-    """Share of the question's content words (stemmed) that the text contains."""
-    wanted = stems(question)
-    return len(wanted & stems(text)) / len(wanted) if wanted else 0.0
+def _weighted_share(weights: dict[str, float], record: ChunkRecord) -> float:
+    """IDF-weighted share of the terms that the passage (or its heading) holds."""
+    total = sum(weights.values())
+    if not total:
+        return 0.0
+    words = stems(record.heading + " " + record.text)
+    return sum(w for t, w in weights.items() if t in words) / total
 
 
 def page_of_offset(record: ChunkRecord, offset: int) -> int:

@@ -24,3 +24,6 @@ class Settings(BaseSettings):
     api_key: str | None = None
     audit_log: Path | None = None
     encoder_threads: int | None = None
+    # torch | onnx | onnx-int8: how the packaged model runs (eval/bench.py measures each).
+    encoder: str = "torch"
+    model_cache_dir: Path = REPO_ROOT / "var" / "models"

@@ -17,9 +17,10 @@ import numpy as np
 
 from retriever.vectors import load_vector_index
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 DATABASE_FILE = "index.sqlite"
 VECTORS_FILE = "vectors.faiss"
+WINDOW_VECTORS_FILE = "windows.faiss"
 MANIFEST_FILE = "manifest.json"
 CURRENT_LINK = "current"
 BUILDS_DIR = "builds"
@@ -41,6 +42,11 @@ CREATE TABLE chunks (
     page_start INTEGER NOT NULL, page_end INTEGER NOT NULL, spans TEXT NOT NULL,
     kind TEXT NOT NULL, embedding BLOB NOT NULL
 );
+CREATE TABLE windows (
+    id INTEGER PRIMARY KEY, chunk_id INTEGER NOT NULL REFERENCES chunks(id) ON DELETE CASCADE,
+    start INTEGER NOT NULL, "end" INTEGER NOT NULL, embedding BLOB NOT NULL
+);
+CREATE INDEX windows_chunk ON windows(chunk_id);
 CREATE TABLE terms (
     doc_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
     term TEXT NOT NULL, expansion TEXT NOT NULL, page INTEGER NOT NULL, quote TEXT NOT NULL
@@ -142,6 +148,17 @@ def _chunk(row: sqlite3.Row) -> ChunkRecord:
                        spans=tuple(tuple(s) for s in json.loads(row["spans"])), kind=row["kind"])
 
 
+@dataclass(frozen=True)
+class WindowRecord:
+    """One or two sentences of a chunk (chunk text offsets), embedded on their own."""
+
+    id: int
+    chunk_id: int
+    start: int
+    end: int
+    vector: np.ndarray
+
+
 class IndexReader:
     """Read access to one built index, safe to share between threads."""
 
@@ -156,9 +173,11 @@ class IndexReader:
         self._local = threading.local()
         try:
             self.vectors = load_vector_index(build / VECTORS_FILE)
+            self.window_vectors = load_vector_index(build / WINDOW_VECTORS_FILE)
             conn = self._conn()
             self.documents = {d.id: d for d in map(_document, conn.execute("SELECT * FROM documents ORDER BY id"))}
             self.chunk_count = conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+            self.window_count = conn.execute("SELECT count(*) FROM windows").fetchone()[0]
             self.terms = [TermRecord(r["doc_id"], r["term"], r["expansion"], r["page"], r["quote"])
                           for r in conn.execute("SELECT * FROM terms ORDER BY doc_id, page, term")]
         except (RuntimeError, sqlite3.DatabaseError) as exc:
@@ -166,6 +185,9 @@ class IndexReader:
         if self.vectors.ntotal != self.chunk_count:
             raise IndexUnavailable(f"index in {build} is inconsistent: {self.vectors.ntotal} vectors for "
                                    f"{self.chunk_count} chunks; rebuild it with `onrecord ingest`")
+        if self.window_vectors.ntotal != self.window_count:
+            raise IndexUnavailable(f"index in {build} is inconsistent: {self.window_vectors.ntotal} window vectors "
+                                   f"for {self.window_count} windows; rebuild it with `onrecord ingest`")
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -180,6 +202,33 @@ class IndexReader:
         rows = self._conn().execute(f"SELECT * FROM chunks WHERE id IN ({marks})", list(ids))
         return {r["id"]: _chunk(r) for r in rows}
 
+    def windows(self, chunk_ids: list[int]) -> dict[int, list[WindowRecord]]:
+        """The answer windows of each chunk, in text order, with their stored unit vectors."""
+        found: dict[int, list[WindowRecord]] = {}
+        if not chunk_ids:
+            return found
+        marks = ",".join("?" * len(chunk_ids))
+        rows = self._conn().execute(f'SELECT id, chunk_id, start, "end", embedding FROM windows '
+                                    f"WHERE chunk_id IN ({marks}) ORDER BY chunk_id, start", list(chunk_ids))
+        for r in rows:
+            found.setdefault(r[1], []).append(
+                WindowRecord(r[0], r[1], r[2], r[3], np.frombuffer(r[4], dtype=np.float32)))
+        return found
+
+    def window_chunks(self, window_ids: list[int]) -> dict[int, int]:
+        """window id -> chunk id."""
+        if not window_ids:
+            return {}
+        marks = ",".join("?" * len(window_ids))
+        return dict(self._conn().execute(f"SELECT id, chunk_id FROM windows WHERE id IN ({marks})",
+                                         list(window_ids)).fetchall())
+
+    def window_ids_for_documents(self, doc_ids: list[str]) -> np.ndarray:
+        marks = ",".join("?" * len(doc_ids))
+        rows = self._conn().execute(f"SELECT w.id FROM windows w JOIN chunks c ON c.id = w.chunk_id "
+                                    f"WHERE c.doc_id IN ({marks})", list(doc_ids))
+        return np.array([r[0] for r in rows], dtype=np.int64)
+
     def chunk_ids_for_documents(self, doc_ids: list[str]) -> np.ndarray:
         marks = ",".join("?" * len(doc_ids))
         rows = self._conn().execute(f"SELECT id FROM chunks WHERE doc_id IN ({marks})", list(doc_ids))
@@ -189,6 +238,20 @@ class IndexReader:
         row = self._conn().execute("SELECT text FROM pages WHERE doc_id = ? AND number = ?",
                                    (doc_id, number)).fetchone()
         return None if row is None else row[0]
+
+    def term_stats(self, terms: list[str], chunk_ids: list[int]) -> dict[str, tuple[int, bool]]:
+        """For each term: how many chunks hold it (FTS5's own tokens and stems), and whether any of chunk_ids does."""
+        conn = self._conn()
+        marks = ",".join("?" * len(chunk_ids))
+        stats: dict[str, tuple[int, bool]] = {}
+        for term in terms:
+            match = '"' + term.replace('"', '""') + '"'
+            count = conn.execute("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", (match,)).fetchone()[0]
+            present = bool(chunk_ids) and count > 0 and conn.execute(
+                f"SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ? AND rowid IN ({marks}) LIMIT 1",
+                [match, *chunk_ids]).fetchone() is not None
+            stats[term] = (count, present)
+        return stats
 
     def lexical_search(self, match: str, k: int, doc_ids: list[str] | None = None) -> list[tuple[int, float]]:
         """Top k (chunk id, BM25 score, higher is better) for an FTS5 MATCH expression."""

@@ -6,12 +6,21 @@ import zlib
 from pathlib import Path
 
 
+MISSING_OBJECT = 99999  # an object number no fixture file holds
+
+
 def _escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+    text = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+    return "".join(f"\\{ord(c):03o}" if ord(c) < 32 else c for c in text)  # control bytes as octal escapes
 
 
-def pdf_bytes(pages: list[list[str]], image_only: bool = False) -> bytes:
-    """A PDF with one page per list of lines (Helvetica 11pt), or a page with only an image."""
+def pdf_bytes(pages: list[list[str]], image_only: bool = False, broken: dict[int, str] | None = None) -> bytes:
+    """A PDF with one page per list of lines (Helvetica 11pt), or a page with only an image.
+
+    `broken` maps 1-based page numbers to a fault: "missing-object" (the page's content is a
+    reference to an object the file does not hold) or "bad-filter" (its content stream claims a
+    compression filter no reader knows)."""
+    broken = broken or {}
     objects: list[bytes] = []
 
     def add(body: bytes) -> int:
@@ -22,7 +31,7 @@ def pdf_bytes(pages: list[list[str]], image_only: bool = False) -> bytes:
     pages_obj = add(b"")
     font = add(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")
     kids = []
-    for lines in pages:
+    for page_number, lines in enumerate(pages, start=1):
         if image_only:
             pixels = zlib.compress(bytes([128]) * 64 * 64)
             image = add(b"<< /Type /XObject /Subtype /Image /Width 64 /Height 64 /ColorSpace /DeviceGray "
@@ -36,7 +45,11 @@ def pdf_bytes(pages: list[list[str]], image_only: bool = False) -> bytes:
             ops.append("ET")
             stream = "\n".join(ops).encode("cp1252", errors="replace")
             resources = b"<< /Font << /F1 %d 0 R >> >>" % font
-        content = add(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
+        fault = broken.get(page_number)
+        extra = b" /Filter /NoSuchFilter" if fault == "bad-filter" else b""
+        content = add(b"<< /Length %d%s >>\nstream\n" % (len(stream), extra) + stream + b"\nendstream")
+        if fault == "missing-object":
+            content = MISSING_OBJECT
         kids.append(add(b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 595 842] /Resources %s /Contents %d 0 R >>"
                         % (pages_obj, resources, content)))
     objects[catalog - 1] = b"<< /Type /Catalog /Pages %d 0 R >>" % pages_obj

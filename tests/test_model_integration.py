@@ -43,15 +43,20 @@ def test_encoder_gives_unit_vectors_offline(encoder):
     assert abs(float((vectors[0] ** 2).sum()) - 1.0) < 1e-4
 
 
-def test_telford_taxi_decision_is_found_on_its_page(real_searcher):
+def test_a_question_naming_telford_is_answered_from_telford_first(real_searcher):
     answer = real_searcher.search("what did Telford decide on taxi licensing", k=5)
-    assert answer.answered
-    telford = [p for p in answer.passages if p.document.file == TELFORD]
-    assert telford, "no Telford passage in the top 5"
-    hits = [p for p in telford if "hackney carriage" in p.text]
-    assert hits, "the decision on hackney carriage and private hire conditions is not in the top 5"
-    assert all(p.page_start <= 3 and p.page_end >= 2 for p in hits)
+    assert answer.inferred_council == "Telford & Wrekin"
+    assert answer.passages[0].document.file == TELFORD
     assert all(p.text[p.answer_start:p.answer_end] == p.answer for p in answer.passages)
+
+
+def test_telford_hackney_carriage_decision_is_found_on_its_page(real_searcher):
+    answer = real_searcher.search("what did Telford cabinet resolve about national standards for hackney carriage "
+                                  "and private hire drivers", k=5)
+    assert answer.answered
+    hits = [p for p in answer.passages if p.document.file == TELFORD and "hackney carriage" in p.answer]
+    assert hits, "the resolution on hackney carriage and private hire conditions is not marked in the top 5"
+    assert all(p.answer_page in (2, 3) for p in hits)
 
 
 def test_wolverhampton_licensing_recommendation(real_searcher):
@@ -59,3 +64,14 @@ def test_wolverhampton_licensing_recommendation(real_searcher):
     top = answer.passages[0]
     assert top.document.file == WOLVERHAMPTON and top.answer_page == 3
     assert "taxi" in top.answer
+
+
+def test_onnx_encoder_gives_the_same_vectors_as_torch(encoder, tmp_path):
+    from retriever.encoder import make_encoder
+
+    texts = ["what is a MASH?", "Operation Chalice", "The Cabinet resolved that drivers be trained. " * 12]
+    onnx = make_encoder("onnx", tmp_path)
+    agreement = (onnx.encode(texts) * encoder.encode(texts)).sum(axis=1)
+    assert onnx.name == encoder.name  # same vectors, so an index built by one serves the other
+    assert agreement.min() > 0.9999
+    assert (tmp_path / "all-MiniLM-L6-v2.onnx").is_file()  # exported once, then reused

@@ -1,0 +1,94 @@
+"""eval.bench's pure helpers: percentiles, target checks, tables, sampling. No model, no index."""
+from __future__ import annotations
+
+import pytest
+
+from eval import bench
+
+
+def test_percentile_interpolates_and_handles_edges():
+    assert bench.percentile([], 0.5) is None
+    assert bench.percentile([7.0], 0.99) == 7.0
+    assert bench.percentile([1, 2, 3, 4], 0.5) == pytest.approx(2.5)
+    assert bench.percentile(list(range(101)), 0.95) == pytest.approx(95.0)
+    assert bench.percentile([5, 1, 3], 0.0) == 1 and bench.percentile([5, 1, 3], 1.0) == 5
+
+
+def test_latency_stats():
+    stats = bench.latency_stats([float(x) for x in range(1, 101)])
+    assert stats["n"] == 100
+    assert stats["p50_ms"] == pytest.approx(50.5)
+    assert stats["p99_ms"] == pytest.approx(99.01)
+    assert stats["max_ms"] == 100
+    assert bench.latency_stats([])["p50_ms"] is None
+
+
+@pytest.mark.parametrize("key,value,passed", [
+    ("ingest_cold_s", 29.9, True), ("ingest_cold_s", 30.0, False),
+    ("embed_speedup", 3.0, True), ("embed_speedup", 2.9, False),
+    ("recall5_delta", -0.01, True), ("recall5_delta", -0.0114, False), ("recall5_delta", 0.02, True),
+    ("search_over_embed", 2.0, True), ("search_over_embed", 2.01, False),
+    ("http_p50_ms", 12.0, True), ("startup_s", 5.5, False),
+    ("scale_1m_recall", 0.962, True), ("scale_1m_p50_ms", 77.0, False),
+    ("ingest_cold_s", None, None),
+])
+def test_check_against_targets(key, value, passed):
+    row = bench.check(key, value)
+    assert row["passed"] is passed
+    assert row["target"].startswith(("<", ">"))
+    assert bench.verdict(passed) in ("pass", "FAIL", "—")
+
+
+def test_markdown_table_formats_numbers_and_alignment():
+    table = bench.markdown_table(["name", "n", "ms"], [["a", 1234, 1.5], ["b", None, 2500.0]])
+    lines = table.splitlines()
+    assert lines[0] == "| name | n | ms |"
+    assert lines[1] == "|---|---:|---:|"
+    assert lines[2] == "| a | 1,234 | 1.50 |"
+    assert lines[3] == "| b | — | 2,500 |"
+
+
+def test_even_sample_keeps_length_mix():
+    texts = ["x" * n for n in range(1, 1001)]
+    sample = bench.even_sample(texts, 100)
+    assert len(sample) == 100
+    lengths = sorted(map(len, sample))
+    assert lengths[0] < 20 and lengths[-1] > 980
+    assert bench.even_sample(texts[:10], 100) == texts[:10]
+
+
+def test_ingest_order_is_longest_first_in_batches_of_64():
+    texts = ["x" * (i % 97) for i in range(150)]
+    batches = bench.ingest_order(texts)
+    assert [len(b) for b in batches] == [64, 64, 22]
+    flat = [i for b in batches for i in b]
+    assert sorted(flat) == list(range(150))
+    assert [len(texts[i]) for i in flat] == sorted(map(len, texts), reverse=True)
+    assert bench.ingest_order(texts, sort=False)[0] == list(range(64))
+
+
+def test_target_rows_and_fastest_encoder_from_a_report():
+    report = {
+        "default_encoder": "torch", "total_s": 500.0,
+        "ingest": {"runs": [{"encoder": "torch", "mode": "cold", "wall_s": 40.0},
+                            {"encoder": "torch", "mode": "warm", "wall_s": 3.0}]},
+        "embedding": {"variants": [
+            {"label": "torch", "kind": "torch", "baseline": True, "sorted": True, "passages_per_s": 50.0, "speedup": 1.0},
+            {"label": "onnx", "kind": "onnx", "sorted": True, "passages_per_s": 100.0, "speedup": 2.0},
+            {"label": "int8", "kind": "onnx-int8", "sorted": True, "passages_per_s": 180.0, "speedup": 3.6}]},
+        "quality": {"torch": {"recall@5": 0.80}, "onnx": {"recall@5": 0.80}, "onnx-int8": {"recall@5": 0.785}},
+        "query": {"in_process": {"torch": {"search_over_embed": 1.4}},
+                  "http": {"torch": {"startup_s": 6.0, "sequential": {"p50_ms": 20.0}}}},
+        "scale": {"at_1m": {"kind": "hnsw", "p50_ms": 0.7, "recall_at_10": 0.96, "fts_p50_ms": 76.0}},
+    }
+    rows = bench.target_rows(report)
+    by_what = {r["what"]: r["passed"] for r in rows}
+    assert by_what["ingest cold, torch (process wall time)"] is False
+    assert by_what["embedding: int8"] is True and by_what["embedding: onnx"] is False
+    assert by_what["recall@5 delta, onnx-int8 vs torch"] is False  # 0.015 below torch
+    assert by_what["start to /healthz ready, torch"] is False
+    assert by_what["1M chunks: vector + FTS5 query p50 (sum)"] is False
+    assert by_what["this benchmark's run time"] is True
+    fastest = bench.fastest_within(report)
+    assert fastest["encoder"] == "onnx"  # int8 is faster but loses 0.015 recall@5
+    assert "FAIL" in bench.markdown_report({**report, "targets": rows})
