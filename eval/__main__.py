@@ -27,7 +27,11 @@ def api_search(base_url: str, api_key: str | None):
         response.raise_for_status()
         return response.json()
 
-    return search
+    def page_text(doc_id: str, number: int) -> str | None:
+        response = client.get(f"/documents/{doc_id}/pages/{number}")
+        return response.json()["text"] if response.status_code == 200 else None
+
+    return search, page_text
 
 
 def in_process_searchers(config_names: list[str]):
@@ -42,7 +46,7 @@ def in_process_searchers(config_names: list[str]):
     base = Searcher(index, encoder)
     encoder.encode(["warm up"])  # the one-off model load is not search latency
     meta = {"model": encoder.name, "chunks": index.chunk_count, "index_built_at": index.manifest.get("built_at")}
-    return {name: base.with_config(**CONFIGS[name]) for name in config_names}, meta
+    return {name: base.with_config(**CONFIGS[name]) for name in config_names}, meta, index.page_text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,20 +61,21 @@ def main(argv: list[str] | None = None) -> int:
 
     questions = load_questions(args.questions)
     if args.api:
-        searches = {f"api {args.api}": api_search(args.api, args.api_key)}
+        search, page_text = api_search(args.api, args.api_key)
+        searches = {f"api {args.api}": search}
         meta, default = {}, f"api {args.api}"
     else:
         names = [n.strip() for n in args.configs.split(",")] if args.configs else list(CONFIGS)
         unknown = [n for n in names if n not in CONFIGS]
         if unknown:
             parser.error(f"unknown config {unknown}; choose from {list(CONFIGS)}")
-        searchers, meta = in_process_searchers(names)
+        searchers, meta, page_text = in_process_searchers(names)
         searches = {name: (lambda s: lambda q: s.search(q, k=DEPTH).to_dict())(s) for name, s in searchers.items()}
         default = DEFAULT if DEFAULT in names else names[-1]
 
     summaries, by_kind, all_results = {}, {}, {}
     for name, search in searches.items():
-        results = run_questions(questions, search)
+        results = run_questions(questions, search, page_text)
         all_results[name] = results
         summaries[name] = summarise(results)
         print(f"ran {name}", file=sys.stderr)

@@ -599,9 +599,11 @@ def markdown_report(report: dict) -> str:
                      + markdown_table(["chunks", "index", "build s", "index MB", "p50 ms", "p95 ms", "recall@10",
                                        "FTS5 p50 ms"], rows, "rlrrrrrr")
                      + f"\n\nExact below {scale['exact_below']:,} vectors, HNSW from there (retriever.vectors).")
+    if report.get("notes"):
+        parts.append("### Notes\n\n" + "\n".join(f"- {n}" for n in report["notes"]))
     targets = report.get("targets", [])
     if targets:
-        rows = [[t["what"], t["target"], f"{fmt(t['value'])}{t['unit']}", verdict(t["passed"])] for t in targets]
+        rows = [[t["what"], t["target"], f"{fmt(t['value'], 3 if t['value'] is not None and abs(t['value']) < 10 else 2)}{t['unit']}", verdict(t["passed"])] for t in targets]
         parts.append("### Targets (issue 8)\n\n" + markdown_table(["measure", "target", "measured", ""], rows, "llrl"))
     return "\n\n".join(parts)
 

@@ -11,6 +11,8 @@ from eval.matching import passage_matches, span_matches
 from eval.questions import Evidence, Question
 
 SearchFn = Callable[[str], dict]
+# (document id, page number) -> that page's text, or None: lets page accuracy be judged by the text.
+PageTextFn = Callable[[str, int], "str | None"]
 DEPTH = 10
 
 
@@ -34,7 +36,8 @@ def _matched_evidence(passage: dict, evidence: tuple[Evidence, ...]) -> list[Evi
     return [e for e in evidence if passage["document"]["file"] == e.file and passage_matches(e.quote, passage["text"])]
 
 
-def score_response(question: Question, response: dict, seconds: float) -> QuestionResult:
+def score_response(question: Question, response: dict, seconds: float,
+                   page_text: PageTextFn | None = None) -> QuestionResult:
     result = QuestionResult(question, response, seconds)
     first_match = None
     for passage in response["passages"][:DEPTH]:
@@ -47,18 +50,35 @@ def score_response(question: Question, response: dict, seconds: float) -> Questi
     if first_match is not None and first_match[0]["rank"] <= 5:
         passage, matched = first_match
         cited = set(range(passage["page_start"], passage["page_end"] + 1))
+        answer_page = passage.get("answer_page", passage["page_start"])
         result.page_ok = any(set(e.pages) & cited for e in matched)
-        result.answer_page_ok = any(passage.get("answer_page", passage["page_start"]) in e.pages for e in matched)
+        result.answer_page_ok = any(answer_page in e.pages for e in matched)
+        if page_text is not None:
+            # The question set names the first page a quote is on; a report can repeat a paragraph
+            # (Telford's resolutions are on pages 2 and 3), and a citation of the repeat is right too.
+            doc_id = passage["document"]["id"]
+            cited_text = "\n".join(page_text(doc_id, n) or "" for n in sorted(cited))
+            result.page_ok = result.page_ok or any(passage_matches(e.quote, cited_text) for e in matched)
+            answer_text = page_text(doc_id, answer_page) or ""
+            result.answer_page_ok = result.answer_page_ok or any(
+                passage_matches(e.quote, answer_text) or span_on_page(passage["answer"], answer_text)
+                for e in matched)
         result.span_ok = any(span_matches(e.quote, passage["answer"]) for e in matched)
     return result
 
 
-def run_questions(questions: list[Question], search: SearchFn) -> list[QuestionResult]:
+def span_on_page(answer: str, page: str) -> bool:
+    """The marked answer starts on that page (its first words are there)."""
+    return passage_matches(" ".join(answer.split()[:12]), page, share=1.0)
+
+
+def run_questions(questions: list[Question], search: SearchFn,
+                  page_text: PageTextFn | None = None) -> list[QuestionResult]:
     results = []
     for q in questions:
         started = time.perf_counter()
         response = search(q.question)
-        results.append(score_response(q, response, time.perf_counter() - started))
+        results.append(score_response(q, response, time.perf_counter() - started, page_text))
     return results
 
 

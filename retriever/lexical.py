@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 STOPWORDS = frozenset("""
 a about above after again against all am an and any are as at be because been before being below between both
@@ -11,6 +12,7 @@ out over own same she should so some such than that the their them then there th
 too under until up very was we were what when where which while who whom why will with would you your
 tell show give find please say says said
 """.split())
+_POSSESSIVE = re.compile(r"'s\b")
 _TOKEN = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?")
 
 
@@ -31,6 +33,7 @@ def fts_match(terms: list[str]) -> str:
     return " OR ".join(quoted)
 
 
+@lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """A light suffix stripper, enough to match 'decided' with 'decision'-free forms like 'decide'."""
     word = word.lower()
@@ -41,4 +44,6 @@ def stem(word: str) -> str:
 
 
 def stems(text: str) -> set[str]:
-    return {stem(t) for t in query_terms(text)}
+    """Stems of the content words of a text (each distinct word stemmed once: this runs per candidate)."""
+    lowered = _POSSESSIVE.sub("", text.lower().replace("’", "'"))
+    return {stem(w) for w in set(_TOKEN.findall(lowered)) if (w not in STOPWORDS and len(w) > 1) or w.isdigit()}

@@ -25,5 +25,5 @@ class Settings(BaseSettings):
     audit_log: Path | None = None
     encoder_threads: int | None = None
     # torch | onnx | onnx-int8: how the packaged model runs (eval/bench.py measures each).
-    encoder: str = "torch"
+    encoder: str = "onnx"
     model_cache_dir: Path = REPO_ROOT / "var" / "models"

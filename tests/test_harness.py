@@ -1,0 +1,28 @@
+from eval.harness import score_response, summarise
+from eval.questions import Evidence, Question
+
+QUOTE = "the Council call for standard national hackney carriage and private hire conditions"
+QUESTION = Question("q1", "what did Telford decide on taxis", "decision", None,
+                    (Evidence("t.pdf", QUOTE, (2,)),))
+
+
+def response(page: int) -> dict:
+    text = "It was RESOLVED that " + QUOTE + " be pursued."
+    return {"question": QUESTION.question, "answered": True, "passages": [{
+        "rank": 1, "score": 1.0, "text": text, "answer": text, "answer_start": 0, "answer_end": len(text),
+        "page_start": page, "page_end": page, "answer_page": page,
+        "document": {"id": "t", "file": "t.pdf", "title": "T", "council": "Telford & Wrekin", "date": None}}]}
+
+
+def test_a_citation_of_a_repeated_paragraph_is_judged_by_the_page_text():
+    pages = {("t", 2): "RESOLVED that " + QUOTE, ("t", 3): "Minutes: RESOLVED that " + QUOTE, ("t", 4): "other"}
+    lookup = lambda doc, n: pages.get((doc, n))
+    assert score_response(QUESTION, response(3), 0.01, lookup).page_ok  # the paragraph is on page 3 too
+    assert not score_response(QUESTION, response(4), 0.01, lookup).page_ok
+    assert not score_response(QUESTION, response(3), 0.01).page_ok  # without page texts: the listed pages only
+
+
+def test_summary_counts_recall_and_false_abstention():
+    result = score_response(QUESTION, {**response(2), "answered": False}, 0.01)
+    summary = summarise([result])
+    assert summary["recall@1"] == 1.0 and summary["false_abstention"] == 1.0
