@@ -407,7 +407,7 @@ def bench_quality_and_query(kind: str, root: Path, cache: Path, threads: int | N
     enc.encode(["warm up"])
     index = open_index(root, enc.name, enc.dimension)
     searcher = Searcher(index, enc)
-    results = run_questions(questions, lambda q: searcher.search(q, k=DEPTH).to_dict())
+    results = run_questions(questions, lambda q: searcher.search(q, k=DEPTH).to_dict(), index.page_text)
     s = summarise(results)
     quality = {k: (round(s[k], 4) if isinstance(s[k], float) else s[k]) for k in
                ("questions", "answerable", "recall@1", "recall@5", "recall@10", "mrr@10", "page_accuracy",

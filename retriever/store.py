@@ -171,6 +171,7 @@ class IndexReader:
             raise IndexUnavailable(f"index database missing in {build}")
         self._database = database
         self._local = threading.local()
+        self._term_counts: dict[str, int] = {}
         try:
             self.vectors = load_vector_index(build / VECTORS_FILE)
             self.window_vectors = load_vector_index(build / WINDOW_VECTORS_FILE)
@@ -246,7 +247,11 @@ class IndexReader:
         stats: dict[str, tuple[int, bool]] = {}
         for term in terms:
             match = '"' + term.replace('"', '""') + '"'
-            count = conn.execute("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", (match,)).fetchone()[0]
+            count = self._term_counts.get(term)
+            if count is None:  # a build never changes, so its counts can be remembered
+                count = conn.execute("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", (match,)).fetchone()[0]
+                if len(self._term_counts) < 100_000:
+                    self._term_counts[term] = count
             present = bool(chunk_ids) and count > 0 and conn.execute(
                 f"SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ? AND rowid IN ({marks}) LIMIT 1",
                 [match, *chunk_ids]).fetchone() is not None
