@@ -354,19 +354,24 @@ def _build(paths: list[Path], root: Path, encoder: Encoder, params: ChunkingPara
 
 
 def _embed(encoder: Encoder, texts: list[str], progress: BuildProgress) -> np.ndarray:
-    progress.embedding_started(len(texts))
+    # Overlapping chunks share answer windows and a report pack repeats paragraphs: each distinct
+    # text is embedded once.
+    unique: dict[str, int] = {}
+    slots = [unique.setdefault(t, len(unique)) for t in texts]
+    distinct = list(unique)
+    progress.embedding_started(len(distinct))
     parts = []
     # Longest first: batches of similar length waste less padding.
-    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    order = sorted(range(len(distinct)), key=lambda i: -len(distinct[i]))
     for start in range(0, len(order), EMBED_BATCH):
         batch = order[start:start + EMBED_BATCH]
-        parts.append(encoder.encode([texts[i] for i in batch]))
+        parts.append(encoder.encode([distinct[i] for i in batch]))
         progress.embedded(len(batch))
     progress.embedding_finished()
-    vectors = np.zeros((len(texts), encoder.dimension), dtype=np.float32)
+    vectors = np.zeros((len(distinct), encoder.dimension), dtype=np.float32)
     if parts:
         vectors[order] = np.vstack(parts)
-    return vectors
+    return vectors[slots] if slots else np.zeros((0, encoder.dimension), dtype=np.float32)
 
 
 def _write_build(root: Path, previous_build: Path | None, stale_files: list[str], documents: list[_NewDocument],

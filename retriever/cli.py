@@ -32,7 +32,7 @@ class PlainProgress:
 
     def embedding_started(self, total):
         if total:
-            self.note(f"embedding {total} chunks")
+            self.note(f"embedding {total} texts (chunks and their answer windows)")
 
     def embedded(self, count):
         pass
@@ -63,7 +63,7 @@ class TerminalProgress(PlainProgress):
             return
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-        self._progress = Progress(TextColumn("embedding chunks"), BarColumn(), MofNCompleteColumn(),
+        self._progress = Progress(TextColumn("embedding chunks and answer windows"), BarColumn(), MofNCompleteColumn(),
                                   TimeRemainingColumn(), console=self.console, transient=True)
         self._progress.start()
         self._task = self._progress.add_task("embed", total=total)
