@@ -209,8 +209,8 @@ class Searcher:
 
     def _term_weights(self, terms: list[str]) -> dict[str, float]:
         """Inverse document frequency of each term over the chunks (a rare word says more)."""
-        total = max(1, self.index.chunk_count)
-        return {stem(t): math.log((total + 1) / (count + 0.5)) for t, (count, _) in self.index.term_stats(terms, []).items()}
+        total = self.index.chunk_count
+        return {stem(t): idf(count, total) for t, (count, _) in self.index.term_stats(terms, []).items()}
 
     def _dense_score(self, c: _Candidate) -> float:
         w = self.config.window_weight if c.window_cosines is not None else 0.0
@@ -225,8 +225,7 @@ class Searcher:
         best = candidates[0]
         terms = query_terms(question)
         stats = self.index.term_stats(terms, [c.chunk_id for c in candidates[:self.config.coverage_depth]])
-        total = max(1, self.index.chunk_count)
-        weights = {t: math.log((total + 1) / (count + 0.5)) for t, (count, _) in stats.items()}
+        weights = {t: idf(count, self.index.chunk_count) for t, (count, _) in stats.items()}
         weight_sum = sum(weights.values())
         coverage = (sum(weights[t] for t, (_, present) in stats.items() if present) / weight_sum
                     if weight_sum else 1.0)
@@ -286,6 +285,11 @@ class Searcher:
                 scores.append(dense + 0.5 * lexical - short)
             chosen.append(spans[int(np.argmax(scores))])
         return chosen
+
+
+def idf(count: int, total: int) -> float:
+    """Inverse document frequency of a term held by count of total chunks (a rare word says more)."""
+    return math.log((max(1, total) + 1) / (count + 0.5))
 
 
 def _weighted_share(weights: dict[str, float], record: ChunkRecord) -> float:

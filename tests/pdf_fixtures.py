@@ -102,3 +102,15 @@ def report_pages(title: str, bodies: list[list[str]]) -> list[list[str]]:
     """Pages with a running header (title) and a 'Page N of M' line, like the shipped corpus."""
     total = len(bodies)
     return [[title, f"Page {n} of {total}", *body] for n, body in enumerate(bodies, start=1)]
+
+
+def first_pages(source: Path, target: Path, count: int) -> Path:
+    """Write the first count pages of the PDF at source to target (a slice of a shipped report)."""
+    import pypdf
+
+    writer = pypdf.PdfWriter()
+    for page in pypdf.PdfReader(source).pages[:count]:
+        writer.add_page(page)
+    with target.open("wb") as fh:
+        writer.write(fh)
+    return target

@@ -23,7 +23,7 @@ from retriever.settings import Settings
 from retriever.store import DocumentRecord, current_build, open_index
 from tests.conftest import REPO_ROOT, SMALL_CHUNKS, make_corpus
 from tests.fakes import FakeEncoder
-from tests.pdf_fixtures import report_pages, write_pdf
+from tests.pdf_fixtures import first_pages, report_pages, write_pdf
 
 NO_INDEX = "run `onrecord ingest`"
 
@@ -535,15 +535,10 @@ uvicorn.run(create_app(settings, encoder), host=settings.host, port=settings.por
 def test_real_uvicorn_process_with_the_real_model(tmp_path):
     """A real uvicorn server on a free port, the packaged model, a 3-page slice of the Telford report."""
     import httpx
-    import pypdf
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    writer = pypdf.PdfWriter()
-    for page in pypdf.PdfReader(REPO_ROOT / "corpus" / TELFORD).pages[:3]:
-        writer.add_page(page)
-    with (corpus / TELFORD).open("wb") as fh:
-        writer.write(fh)
+    first_pages(REPO_ROOT / "corpus" / TELFORD, corpus / TELFORD, 3)
     (corpus / "reports.toml").write_text((REPO_ROOT / "corpus" / "reports.toml").read_text(encoding="utf-8"),
                                          encoding="utf-8")
     port = _free_port()

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import json
 
-import pypdf
 import pytest
 
 from eval import load_test
 from retriever.build import build_index
 from retriever.encoder import SentenceTransformerEncoder
 from tests.conftest import REPO_ROOT
+from tests.pdf_fixtures import first_pages
 
 pytestmark = pytest.mark.model
 
@@ -22,11 +22,7 @@ TELFORD = "telford-wrekin-2018-03-29-cabinet-tackling-cse-together.pdf"
 def test_short_load_run_has_no_errors_and_reports_its_figures(tmp_path):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    writer = pypdf.PdfWriter()
-    for page in pypdf.PdfReader(REPO_ROOT / "corpus" / TELFORD).pages[:4]:
-        writer.add_page(page)
-    with (corpus / TELFORD).open("wb") as fh:
-        writer.write(fh)
+    first_pages(REPO_ROOT / "corpus" / TELFORD, corpus / TELFORD, 4)
     build_index([corpus], tmp_path / "index", SentenceTransformerEncoder())
     out = tmp_path / "load.json"
     code = load_test.main(["--clients", "4", "--duration", "5", "--max-requests", "2000",

@@ -1,7 +1,6 @@
 """A few tests with the real packaged model over a small slice of the shipped corpus."""
 from __future__ import annotations
 
-import pypdf
 import pytest
 
 from retriever.build import build_index
@@ -9,6 +8,7 @@ from retriever.encoder import SentenceTransformerEncoder
 from retriever.search import Searcher
 from retriever.store import open_index
 from tests.conftest import REPO_ROOT
+from tests.pdf_fixtures import first_pages
 
 pytestmark = pytest.mark.model
 
@@ -25,11 +25,7 @@ def encoder():
 def real_searcher(tmp_path_factory, encoder):
     """The Telford decision notice (its first 4 pages) and the Wolverhampton Cabinet response."""
     folder = tmp_path_factory.mktemp("slice")
-    writer = pypdf.PdfWriter()
-    for page in pypdf.PdfReader(REPO_ROOT / "corpus" / TELFORD).pages[:4]:
-        writer.add_page(page)
-    with (folder / TELFORD).open("wb") as fh:
-        writer.write(fh)
+    first_pages(REPO_ROOT / "corpus" / TELFORD, folder / TELFORD, 4)
     (folder / WOLVERHAMPTON).write_bytes((REPO_ROOT / "corpus" / WOLVERHAMPTON).read_bytes())
     (folder / "reports.toml").write_text((REPO_ROOT / "corpus" / "reports.toml").read_text())
     root = tmp_path_factory.mktemp("index")
