@@ -13,7 +13,7 @@ import numpy as np
 
 from ingest.chunking import sentence_spans
 from retriever.encoder import Encoder
-from retriever.lexical import fts_match, query_terms, stem, stems
+from retriever.lexical import fts_match, held_stems, query_terms, stem, stems
 from retriever.query import QueryPlan, plan_query
 from retriever.results import Answer, DocumentRef, Passage
 from retriever.store import ChunkRecord, IndexReader
@@ -62,12 +62,9 @@ class _Candidate:
     score: float
     record: ChunkRecord | None = None
     cosine: float = 0.0
-    windows: tuple = ()
+    window_spans: tuple[tuple[int, int], ...] = ()
     window_cosines: np.ndarray | None = None
-
-    @property
-    def window_cosine(self) -> float:
-        return float(self.window_cosines.max()) if self.window_cosines is not None and len(self.window_cosines) else 0.0
+    window_cosine: float = 0.0  # the best window's
 
 
 @dataclass(frozen=True)
@@ -164,17 +161,20 @@ class Searcher:
             lexical = self.index.lexical_search(fts_match(list(plan.lexical_terms)), n, doc_ids)
         ids = list(found) if cfg.mode == "dense" else list(found | {i for i, _ in lexical})
         records = self.index.chunks(ids)
-        windows = self.index.windows(list(records))
+        windows = self.index.windows(list(records)) if vector is not None else {}
         candidates = [_Candidate(i, 0.0, records[i]) for i in ids if i in records]
         if kind is not None:
             candidates = [c for c in candidates if c.record.kind == kind]
         dense_rank: dict[int, int] = {}
-        if vector is not None:
-            for c in candidates:
-                c.cosine = float(np.dot(self.index.vectors.reconstruct(c.chunk_id), vector))
-                c.windows = tuple(windows.get(c.chunk_id, ()))
-                if c.windows:
-                    c.window_cosines = np.array([w.vector for w in c.windows]) @ vector
+        if vector is not None and candidates:
+            cosines = np.einsum("ij,j->i", self.index.chunk_vectors([c.chunk_id for c in candidates]), vector)
+            for c, cosine in zip(candidates, cosines.tolist()):
+                c.cosine = cosine
+                found = windows.get(c.chunk_id)
+                if found is not None:
+                    c.window_spans = found.spans
+                    c.window_cosines = np.einsum("ij,j->i", found.vectors, vector)
+                    c.window_cosine = float(c.window_cosines.max())
             ranked = sorted(candidates, key=lambda c: -self._dense_score(c))
             dense_rank = {c.chunk_id: r for r, c in enumerate(ranked[:n])}
         lexical_rank = {i: r for r, (i, _) in enumerate(lexical)}
@@ -210,7 +210,7 @@ class Searcher:
     def _term_weights(self, terms: list[str]) -> dict[str, float]:
         """Inverse document frequency of each term over the chunks (a rare word says more)."""
         total = self.index.chunk_count
-        return {stem(t): idf(count, total) for t, (count, _) in self.index.term_stats(terms, []).items()}
+        return {stem(t): idf(count, total) for t, count in self.index.term_counts(terms).items()}
 
     def _dense_score(self, c: _Candidate) -> float:
         w = self.config.window_weight if c.window_cosines is not None else 0.0
@@ -224,10 +224,14 @@ class Searcher:
             return 0.0, {}
         best = candidates[0]
         terms = query_terms(question)
-        stats = self.index.term_stats(terms, [c.chunk_id for c in candidates[:self.config.coverage_depth]])
-        weights = {t: idf(count, self.index.chunk_count) for t, (count, _) in stats.items()}
+        counts = self.index.term_counts(terms)
+        weights = {t: idf(count, self.index.chunk_count) for t, count in counts.items()}
         weight_sum = sum(weights.values())
-        coverage = (sum(weights[t] for t, (_, present) in stats.items() if present) / weight_sum
+        # Held by a top passage: the same word matching as ranking (a term no chunk holds is held by none).
+        wanted = frozenset(stem(t) for t in terms)
+        held = set().union(*(held_stems(c.record.heading + " " + c.record.text, wanted)
+                             for c in candidates[:self.config.coverage_depth]))
+        coverage = (sum(w for t, w in weights.items() if counts[t] and stem(t) in held) / weight_sum
                     if weight_sum else 1.0)
         dense = self._dense_score(best)
         return dense + self.config.coverage_weight * coverage, {"dense": dense, "coverage": coverage}
@@ -270,8 +274,8 @@ class Searcher:
         chosen = []
         for cand in candidates:
             text = cand.record.text
-            if cand.windows:
-                spans = [(w.start, w.end) for w in cand.windows]
+            if cand.window_spans:
+                spans = list(cand.window_spans)
             else:
                 spans = sentence_spans(text) or [(0, len(text))]
             scores = []
@@ -279,7 +283,7 @@ class Searcher:
                 words = stems(text[s:e])
                 lexical = len(words & wanted) / max(1, len(wanted))
                 dense = 0.0
-                if self.config.sentence_embeddings and cand.window_cosines is not None and cand.windows:
+                if self.config.sentence_embeddings and cand.window_cosines is not None:
                     dense = float(cand.window_cosines[j])
                 short = 0.15 if len(words) < 4 else 0.0  # a bare heading or number answers little
                 scores.append(dense + 0.5 * lexical - short)
@@ -297,8 +301,8 @@ def _weighted_share(weights: dict[str, float], record: ChunkRecord) -> float:
     total = sum(weights.values())
     if not total:
         return 0.0
-    words = stems(record.heading + " " + record.text)
-    return sum(w for t, w in weights.items() if t in words) / total
+    held = held_stems(record.heading + " " + record.text, frozenset(weights))
+    return sum(weights[t] for t in held) / total
 
 
 def page_of_offset(record: ChunkRecord, offset: int) -> int:

@@ -10,6 +10,7 @@ import json
 import os
 import sqlite3
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,9 @@ WINDOW_VECTORS_FILE = "windows.faiss"
 MANIFEST_FILE = "manifest.json"
 CURRENT_LINK = "current"
 BUILDS_DIR = "builds"
+# Chunk records kept in memory after first use (a build never changes): enough for every candidate
+# of many questions, small beside the vectors (about 2 KB a chunk).
+CHUNK_CACHE_SIZE = 20_000
 
 SCHEMA = """
 CREATE TABLE documents (
@@ -149,14 +153,11 @@ def _chunk(row: sqlite3.Row) -> ChunkRecord:
 
 
 @dataclass(frozen=True)
-class WindowRecord:
-    """One or two sentences of a chunk (chunk text offsets), embedded on their own."""
+class ChunkWindows:
+    """A chunk's answer windows (one or two sentences each, chunk text offsets) and their unit vectors."""
 
-    id: int
-    chunk_id: int
-    start: int
-    end: int
-    vector: np.ndarray
+    spans: tuple[tuple[int, int], ...]
+    vectors: np.ndarray  # one row per span
 
 
 class IndexReader:
@@ -172,6 +173,8 @@ class IndexReader:
         self._database = database
         self._local = threading.local()
         self._term_counts: dict[str, int] = {}
+        self._chunk_cache: OrderedDict[int, ChunkRecord] = OrderedDict()
+        self._cache_lock = threading.Lock()
         try:
             self.vectors = load_vector_index(build / VECTORS_FILE)
             self.window_vectors = load_vector_index(build / WINDOW_VECTORS_FILE)
@@ -181,6 +184,18 @@ class IndexReader:
             self.window_count = conn.execute("SELECT count(*) FROM windows").fetchone()[0]
             self.terms = [TermRecord(r["doc_id"], r["term"], r["expansion"], r["page"], r["quote"])
                           for r in conn.execute("SELECT * FROM terms ORDER BY doc_id, page, term")]
+            # Where each chunk's windows are, as arrays (16 bytes a window), so search finds a chunk's
+            # windows and a window's chunk without a query; their vectors are read from the FAISS index.
+            layout = np.array(conn.execute('SELECT id, chunk_id, start, "end" FROM windows '
+                                           "ORDER BY chunk_id, start").fetchall(), dtype=np.int64).reshape(-1, 4)
+            self._window_id, self._window_chunk, self._window_start, self._window_end = (
+                np.ascontiguousarray(column) for column in layout.T)
+            self._window_rows_by_id = np.argsort(self._window_id, kind="stable")
+            doc_codes = {doc_id: code for code, doc_id in enumerate(self.documents)}
+            owners = conn.execute("SELECT id, doc_id FROM chunks ORDER BY id").fetchall()
+            self._chunk_ids = np.array([i for i, _ in owners], dtype=np.int64)
+            self._chunk_doc_codes = np.array([doc_codes.get(d, -1) for _, d in owners], dtype=np.int32)
+            self._doc_codes = doc_codes
         except (RuntimeError, sqlite3.DatabaseError) as exc:
             raise IndexUnavailable(f"index in {build} is damaged ({exc}): rebuild it with `onrecord ingest`") from exc
         if self.vectors.ntotal != self.chunk_count:
@@ -197,76 +212,103 @@ class IndexReader:
         return conn
 
     def chunks(self, ids: list[int]) -> dict[int, ChunkRecord]:
-        if not ids:
-            return {}
-        marks = ",".join("?" * len(ids))
-        rows = self._conn().execute(f"SELECT * FROM chunks WHERE id IN ({marks})", list(ids))
-        return {r["id"]: _chunk(r) for r in rows}
-
-    def windows(self, chunk_ids: list[int]) -> dict[int, list[WindowRecord]]:
-        """The answer windows of each chunk, in text order, with their stored unit vectors."""
-        found: dict[int, list[WindowRecord]] = {}
-        if not chunk_ids:
-            return found
-        marks = ",".join("?" * len(chunk_ids))
-        rows = self._conn().execute(f'SELECT id, chunk_id, start, "end", embedding FROM windows '
-                                    f"WHERE chunk_id IN ({marks}) ORDER BY chunk_id, start", list(chunk_ids))
-        for r in rows:
-            found.setdefault(r[1], []).append(
-                WindowRecord(r[0], r[1], r[2], r[3], np.frombuffer(r[4], dtype=np.float32)))
+        found: dict[int, ChunkRecord] = {}
+        missing = []
+        with self._cache_lock:
+            for i in ids:
+                record = self._chunk_cache.get(i)
+                if record is None:
+                    missing.append(i)
+                else:
+                    self._chunk_cache.move_to_end(i)
+                    found[i] = record
+        if missing:
+            marks = ",".join("?" * len(missing))
+            rows = self._conn().execute(f"SELECT * FROM chunks WHERE id IN ({marks})", list(missing))
+            loaded = {r["id"]: _chunk(r) for r in rows}
+            found.update(loaded)
+            with self._cache_lock:
+                self._chunk_cache.update(loaded)
+                while len(self._chunk_cache) > CHUNK_CACHE_SIZE:
+                    self._chunk_cache.popitem(last=False)
         return found
+
+    def windows(self, chunk_ids: list[int]) -> dict[int, ChunkWindows]:
+        """The answer windows of each chunk that has any, in text order, with their stored vectors."""
+        if not len(chunk_ids) or not len(self._window_id):
+            return {}
+        wanted = np.asarray(chunk_ids, dtype=np.int64)
+        lows = np.searchsorted(self._window_chunk, wanted, side="left")
+        highs = np.searchsorted(self._window_chunk, wanted, side="right")
+        present = highs > lows
+        if not present.any():
+            return {}
+        rows = np.concatenate([np.arange(lo, hi) for lo, hi in zip(lows[present], highs[present])])
+        vectors = self.window_vectors.reconstruct_batch(self._window_id[rows])  # one call for all
+        found: dict[int, ChunkWindows] = {}
+        offset = 0
+        for chunk_id, lo, hi in zip(wanted[present].tolist(), lows[present].tolist(), highs[present].tolist()):
+            n = hi - lo
+            found[chunk_id] = ChunkWindows(
+                tuple(zip(self._window_start[lo:hi].tolist(), self._window_end[lo:hi].tolist())),
+                vectors[offset:offset + n])
+            offset += n
+        return found
+
+    def chunk_vectors(self, chunk_ids: list[int]) -> np.ndarray:
+        """The stored unit vectors of chunk_ids, one row each, in order."""
+        if not len(chunk_ids):
+            return np.zeros((0, self.vectors.d), dtype=np.float32)
+        return self.vectors.reconstruct_batch(np.asarray(chunk_ids, dtype=np.int64))
 
     def window_chunks(self, window_ids: list[int]) -> dict[int, int]:
         """window id -> chunk id."""
-        if not window_ids:
+        if not window_ids or not len(self._window_id):
             return {}
-        marks = ",".join("?" * len(window_ids))
-        return dict(self._conn().execute(f"SELECT id, chunk_id FROM windows WHERE id IN ({marks})",
-                                         list(window_ids)).fetchall())
+        wanted = np.asarray(window_ids, dtype=np.int64)
+        order = self._window_rows_by_id
+        positions = np.searchsorted(self._window_id[order], wanted).clip(0, len(order) - 1)
+        rows = order[positions]
+        known = self._window_id[rows] == wanted
+        return dict(zip(wanted[known].tolist(), self._window_chunk[rows[known]].tolist()))
 
     def window_ids_for_documents(self, doc_ids: list[str]) -> np.ndarray:
-        marks = ",".join("?" * len(doc_ids))
-        rows = self._conn().execute(f"SELECT w.id FROM windows w JOIN chunks c ON c.id = w.chunk_id "
-                                    f"WHERE c.doc_id IN ({marks})", list(doc_ids))
-        return np.array([r[0] for r in rows], dtype=np.int64)
+        chunk_ids = self.chunk_ids_for_documents(doc_ids)
+        return np.sort(self._window_id[np.isin(self._window_chunk, chunk_ids)])
 
     def chunk_ids_for_documents(self, doc_ids: list[str]) -> np.ndarray:
-        marks = ",".join("?" * len(doc_ids))
-        rows = self._conn().execute(f"SELECT id FROM chunks WHERE doc_id IN ({marks})", list(doc_ids))
-        return np.array([r[0] for r in rows], dtype=np.int64)
+        codes = [self._doc_codes[d] for d in doc_ids if d in self._doc_codes]
+        return self._chunk_ids[np.isin(self._chunk_doc_codes, codes)]
 
     def page_text(self, doc_id: str, number: int) -> str | None:
         row = self._conn().execute("SELECT text FROM pages WHERE doc_id = ? AND number = ?",
                                    (doc_id, number)).fetchone()
         return None if row is None else row[0]
 
-    def term_stats(self, terms: list[str], chunk_ids: list[int]) -> dict[str, tuple[int, bool]]:
-        """For each term: how many chunks hold it (FTS5's own tokens and stems), and whether any of chunk_ids does."""
+    def term_counts(self, terms: list[str]) -> dict[str, int]:
+        """For each term: how many chunks hold it (FTS5's own tokens and stems)."""
         conn = self._conn()
-        marks = ",".join("?" * len(chunk_ids))
-        stats: dict[str, tuple[int, bool]] = {}
+        counts: dict[str, int] = {}
         for term in terms:
-            match = '"' + term.replace('"', '""') + '"'
             count = self._term_counts.get(term)
             if count is None:  # a build never changes, so its counts can be remembered
+                match = '"' + term.replace('"', '""') + '"'
                 count = conn.execute("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", (match,)).fetchone()[0]
                 if len(self._term_counts) < 100_000:
                     self._term_counts[term] = count
-            present = bool(chunk_ids) and count > 0 and conn.execute(
-                f"SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ? AND rowid IN ({marks}) LIMIT 1",
-                [match, *chunk_ids]).fetchone() is not None
-            stats[term] = (count, present)
-        return stats
+            counts[term] = count
+        return counts
 
     def lexical_search(self, match: str, k: int, doc_ids: list[str] | None = None) -> list[tuple[int, float]]:
         """Top k (chunk id, BM25 score, higher is better) for an FTS5 MATCH expression."""
         if not match:
             return []
-        sql = ("SELECT c.rowid, bm25(chunks_fts, 1.0, 0.5) AS s FROM chunks_fts c "
-               "JOIN chunks ch ON ch.id = c.rowid WHERE chunks_fts MATCH ?")
+        sql = "SELECT c.rowid, bm25(chunks_fts, 1.0, 0.5) AS s FROM chunks_fts c WHERE chunks_fts MATCH ?"
         args: list = [match]
         if doc_ids is not None:
-            sql += f" AND ch.doc_id IN ({','.join('?' * len(doc_ids))})"
+            sql = ("SELECT c.rowid, bm25(chunks_fts, 1.0, 0.5) AS s FROM chunks_fts c "
+                   f"JOIN chunks ch ON ch.id = c.rowid WHERE chunks_fts MATCH ? AND ch.doc_id IN "
+                   f"({','.join('?' * len(doc_ids))})")
             args += doc_ids
         sql += " ORDER BY s LIMIT ?"
         args.append(k)

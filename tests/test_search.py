@@ -62,3 +62,65 @@ def test_every_mode_returns_cited_passages(searcher, mode):
 def test_fts_syntax_in_the_question_is_harmless(searcher):
     for q in ['"unbalanced', "taxi AND NEAR(", "* OR -", "drop table chunks;--", "'); DELETE FROM chunks"]:
         searcher.with_config(mode="lexical").search(q, k=2)
+
+
+# -- the in-memory layout that keeps SQL out of a search ------------------------------------------
+def test_windows_and_their_chunks_agree_with_the_database(searcher):
+    import sqlite3
+
+    import numpy as np
+
+    index = searcher.index
+    conn = sqlite3.connect(index.build / "index.sqlite")
+    rows = conn.execute('SELECT id, chunk_id, start, "end", embedding FROM windows ORDER BY chunk_id, start').fetchall()
+    chunk_ids = sorted({r[1] for r in rows})
+    found = index.windows(chunk_ids + [10**9])  # an id with no windows is simply absent
+    assert sorted(found) == chunk_ids
+    for chunk_id in chunk_ids:
+        expected = [r for r in rows if r[1] == chunk_id]
+        assert found[chunk_id].spans == tuple((r[2], r[3]) for r in expected)
+        stored = np.vstack([np.frombuffer(r[4], dtype=np.float32) for r in expected])
+        assert np.allclose(found[chunk_id].vectors, stored)
+    window_ids = [r[0] for r in rows][::2]
+    assert index.window_chunks(window_ids + [10**9]) == {r[0]: r[1] for r in rows if r[0] in set(window_ids)}
+
+
+def test_ids_for_documents(searcher):
+    import sqlite3
+
+    index = searcher.index
+    conn = sqlite3.connect(index.build / "index.sqlite")
+    for docs in (["taxi"], ["board"], ["taxi", "board"], ["nonexistent"]):
+        marks = ",".join("?" * len(docs))
+        chunks = [r[0] for r in conn.execute(f"SELECT id FROM chunks WHERE doc_id IN ({marks}) ORDER BY id", docs)]
+        windows = [r[0] for r in conn.execute(f"SELECT w.id FROM windows w JOIN chunks c ON c.id = w.chunk_id "
+                                              f"WHERE c.doc_id IN ({marks}) ORDER BY w.id", docs)]
+        assert index.chunk_ids_for_documents(docs).tolist() == chunks
+        assert index.window_ids_for_documents(docs).tolist() == windows
+
+
+def test_chunk_cache_stays_bounded_and_correct(searcher, monkeypatch):
+    import retriever.store as store
+
+    index = searcher.index
+    monkeypatch.setattr(store, "CHUNK_CACHE_SIZE", 3)
+    ids = index.chunk_ids_for_documents(["taxi", "board"]).tolist()
+    first = index.chunks(ids)
+    again = index.chunks(list(reversed(ids)))
+    assert len(index._chunk_cache) <= 3
+    assert first == again and sorted(again) == sorted(ids)
+
+
+def test_held_stems_is_stems_restricted_to_the_wanted():
+    from retriever.lexical import held_stems, query_terms, stem, stems
+
+    texts = ["The Council's Multi-Agency Safeguarding Hub (MASH) decided; decisions were taken in 2015/16.",
+             "Victims don’t tell: they’re scared. O'Brien's report — safeguarding-children boards, 308 offences.",
+             "RESOLVED that the taxi drivers’ licences be reviewed; 2015 2016 20151 licensing licensed licence"]
+    questions = ["what did the council decide about safeguarding", "why don't victims tell", "O'Brien report",
+                 "how many offences in 2015", "taxi licence review", "driver licensing", "hub mash"]
+    for text in texts:
+        for question in questions:
+            wanted = frozenset(stem(t) for t in query_terms(question))
+            assert held_stems(text, wanted) == stems(text) & wanted, (text, question)
+    assert held_stems(texts[0], frozenset()) == set()

@@ -156,3 +156,15 @@ def test_unknown_kind(data):
     vectors, ids, _ = data
     with pytest.raises(ValueError):
         make_vector_index(vectors, ids, kind="lsh")
+
+
+def test_a_search_leaves_the_callers_thread_count_alone(data, indexes):
+    import faiss
+
+    from retriever.vectors import search_vectors
+
+    vectors, _, _ = data
+    before = faiss.omp_get_max_threads()
+    for index in indexes.values():
+        search_vectors(index, vectors[0], 5)
+    assert faiss.omp_get_max_threads() == before
