@@ -287,7 +287,12 @@ class Searcher:
                     dense = float(cand.window_cosines[j])
                 short = 0.15 if len(words) < 4 else 0.0  # a bare heading or number answers little
                 scores.append(dense + 0.5 * lexical - short)
-            chosen.append(spans[int(np.argmax(scores))])
+            best = int(np.argmax(scores))
+            start, end = spans[best]
+            # A lead-in ("... are outlined below:") is answered by what follows it: mark both.
+            if text[start:end].rstrip().endswith(":") and best + 1 < len(spans):
+                end = spans[best + 1][1]
+            chosen.append((start, end))
         return chosen
 
 

@@ -124,3 +124,29 @@ def test_held_stems_is_stems_restricted_to_the_wanted():
             wanted = frozenset(stem(t) for t in query_terms(question))
             assert held_stems(text, wanted) == stems(text) & wanted, (text, question)
     assert held_stems(texts[0], frozenset()) == set()
+
+
+def _spans_marked(searcher, text, spans, cosines, question):
+    import numpy as np
+
+    from retriever.query import plan_query
+    from retriever.search import _Candidate
+    from retriever.store import ChunkRecord
+
+    record = ChunkRecord(1, "taxi", 0, text, "", 1, 1, ((1, 0, len(text)),), "")
+    cand = _Candidate(1, 1.0, record, window_spans=tuple(spans), window_cosines=np.array(cosines))
+    (start, end), = searcher._answer_spans([cand], plan_query(question, [], []))
+    return text[start:end]
+
+
+def test_a_lead_in_ending_in_a_colon_is_marked_with_what_follows(searcher):
+    text = ("The report defined three categories of exploitation. These categories are outlined below:\n\n"
+            "Inappropriate relationships, the boyfriend model and organised exploitation.\n\nOther text.")
+    lead = text.index("These")
+    spans = [(0, lead - 1), (lead, text.index("\n\n")), (text.index("Inappropriate"), text.index("\n\nOther")),
+             (text.index("Other"), len(text))]
+    marked = _spans_marked(searcher, text, spans, [0.0, 0.9, 0.3, 0.0], "what kinds are there")
+    assert marked.startswith("These categories") and marked.endswith("organised exploitation.")
+    # A window that does not end in a colon is marked alone.
+    alone = _spans_marked(searcher, text, spans, [0.0, 0.1, 0.9, 0.0], "what kinds are there")
+    assert alone == text[spans[2][0]:spans[2][1]]
