@@ -11,6 +11,9 @@ from retriever.store import DocumentRecord, TermRecord
 _DECISION_WORDS = re.compile(
     r"\b(?:decid\w*|decision\w*|resolv\w*|resolution\w*|agree\w*|approv\w*|recommend\w*|commit\w*|"
     r"propos\w*|accept\w*|vote\w*|endors\w*)\b", re.IGNORECASE)
+_DEFINITION_QUESTION = re.compile(
+    r"^\s*(?:what|who)\s+(?:is|are|was|were|does)\s+(?:an?\s+|the\s+)?(?P<subject>[^?]+?)"
+    r"(?:\s+(?:mean|stand for|do))?\s*\??\s*$", re.IGNORECASE)
 _GENERIC_NAME_WORDS = {"council", "city", "of", "and", "metropolitan", "borough", "county", "district", "the"}
 
 
@@ -22,6 +25,8 @@ class QueryPlan:
     council: str | None
     wants_decision: bool
     expansions: tuple[tuple[str, str], ...]
+    # "what is X?": X and its expansions, for passages that define it ("X is ...", "X (Y) means ...").
+    defines: tuple[str, ...] = ()
 
 
 def council_aliases(documents: list[DocumentRecord]) -> dict[str, str]:
@@ -81,4 +86,31 @@ def plan_query(question: str, documents: list[DocumentRecord], terms: list[TermR
             extra_dense.append(f"{term} ({expansion})")
     dense_text = question if not extra_dense else f"{question} [{'; '.join(extra_dense[:3])}]"
     return QueryPlan(question=question, dense_text=dense_text, lexical_terms=tuple(lexical), council=council,
-                     wants_decision=bool(_DECISION_WORDS.search(question)), expansions=tuple(expansions))
+                     wants_decision=bool(_DECISION_WORDS.search(question)), expansions=tuple(expansions),
+                     defines=definition_subjects(question, expansions))
+
+
+def definition_subjects(question: str, expansions: list[tuple[str, str]]) -> tuple[str, ...]:
+    """For "what is X?" (X a name of at most six words): X, and X's acronym or long form if it has one."""
+    match = _DEFINITION_QUESTION.match(question)
+    if not match:
+        return ()
+    subject = match.group("subject").strip()
+    if len(subject.split()) > 6 or not query_terms(subject):
+        return ()
+    names = {subject.lower(): subject}
+    for term, expansion in expansions:
+        if subject.lower() in (term.lower(), expansion.lower()):
+            names.setdefault(term.lower(), term)
+            names.setdefault(expansion.lower(), expansion)
+    return tuple(names.values())
+
+
+def defines_pattern(subjects: tuple[str, ...]) -> re.Pattern | None:
+    """A sentence that opens with one of the subjects and goes on to say what it is."""
+    if not subjects:
+        return None
+    names = "|".join(r"[\s-]+".join(map(re.escape, re.split(r"[\s-]+", s)))
+                     for s in sorted(subjects, key=len, reverse=True))
+    return re.compile(rf"(?:^|(?<=[.:;!?]\s)|\n)\s*(?:the\s+)?(?:{names})\s*(?:\([^)]{{1,80}}\)\s*)?"
+                      rf"(?:is|are|was|were|means|refers\s+to|describes|provides|brings)\b", re.IGNORECASE)

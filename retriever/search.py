@@ -14,7 +14,7 @@ import numpy as np
 from ingest.chunking import sentence_spans
 from retriever.encoder import Encoder
 from retriever.lexical import fts_match, held_stems, query_terms, stem, stems
-from retriever.query import QueryPlan, plan_query
+from retriever.query import QueryPlan, defines_pattern, plan_query
 from retriever.results import Answer, DocumentRef, Passage
 from retriever.store import ChunkRecord, IndexReader
 from retriever.vectors import search_vectors
@@ -47,6 +47,8 @@ class SearchConfig:
     term_weight: float = 0.6
     linear_council_bonus: float = 0.3
     linear_decision_bonus: float = 0.1
+    # "what is X?": a passage with a sentence that opens "X is ..." / "X (Y) means ..." defines it.
+    linear_definition_bonus: float = 0.1
     answer_threshold: float = 1.05
 
 
@@ -179,6 +181,7 @@ class Searcher:
             dense_rank = {c.chunk_id: r for r, c in enumerate(ranked[:n])}
         lexical_rank = {i: r for r, (i, _) in enumerate(lexical)}
         term_weights = self._term_weights(list(plan.lexical_terms)) if cfg.fusion == "linear" else {}
+        definition = defines_pattern(plan.defines) if cfg.linear_definition_bonus else None
         for c in candidates:
             if cfg.mode == "hybrid" and cfg.fusion == "linear":
                 # Scores, not ranks: how close the passage is in meaning, plus how much of the
@@ -188,6 +191,8 @@ class Searcher:
                     c.score += cfg.linear_council_bonus
                 if plan.wants_decision and c.record.kind == "decision":
                     c.score += cfg.linear_decision_bonus
+                if definition is not None and definition.search(c.record.text):
+                    c.score += cfg.linear_definition_bonus
                 continue
             if cfg.mode == "dense":
                 c.score = self._dense_score(c)

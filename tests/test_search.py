@@ -150,3 +150,31 @@ def test_a_lead_in_ending_in_a_colon_is_marked_with_what_follows(searcher):
     # A window that does not end in a colon is marked alone.
     alone = _spans_marked(searcher, text, spans, [0.0, 0.1, 0.9, 0.0], "what kinds are there")
     assert alone == text[spans[2][0]:spans[2][1]]
+
+
+def test_what_is_questions_know_their_subject():
+    from retriever.query import defines_pattern, definition_subjects
+
+    mash = [("MASH", "Multi-Agency Safeguarding Hub")]
+    assert definition_subjects("What is a MASH?", mash) == ("MASH", "Multi-Agency Safeguarding Hub")
+    assert definition_subjects("what is Family Connect", []) == ("Family Connect",)
+    assert definition_subjects("what does CSE stand for", []) == ("CSE",)
+    assert definition_subjects("what did Telford decide on taxi licensing", []) == ()
+    assert definition_subjects("what is the thing that the council said it would do about the taxi drivers", []) == ()
+    pattern = defines_pattern(("MASH", "Multi-Agency Safeguarding Hub"))
+    assert pattern.search("Intro. The Multi Agency Safeguarding Hub (MASH) brings together police and health.")
+    assert pattern.search("MASH is a co-located team.")
+    assert not pattern.search("The role of the MASH is unclear.")  # not what opens the sentence
+    assert not defines_pattern(("Family Connect",)).search("The Family Connect website is in development.")
+    assert defines_pattern(()) is None
+
+
+def test_a_definition_question_prefers_the_passage_that_defines(searcher):
+    plain = {p.chunk_id: p for p in searcher.with_config(linear_definition_bonus=0.0).search(
+        "what is Family Connect", k=10).passages}
+    boosted = {p.chunk_id: p for p in searcher.search("what is Family Connect", k=10).passages}
+    defining = [i for i, p in boosted.items() if "Family Connect is" in p.text]
+    assert defining and set(plain) == set(boosted)
+    for chunk_id, passage in boosted.items():
+        gain = passage.score - plain[chunk_id].score
+        assert gain == pytest.approx(0.1 if chunk_id in defining else 0.0)
