@@ -17,6 +17,7 @@ CONFIGS: dict[str, dict] = {
     "- acronym expansion": {"expand_acronyms": False},
     "- council/decision boosts": {"council_boost": 0.0, "decision_boost": 0.0,
                                    "linear_council_bonus": 0.0, "linear_decision_bonus": 0.0},
+    "- phrase proximity": {"phrase_weight": 0.0},
     "- definition bonus": {"linear_definition_bonus": 0.0},
     "- window answer spans": {"sentence_embeddings": False},
 }

@@ -27,6 +27,21 @@ def query_terms(question: str) -> list[str]:
     return list(seen)
 
 
+def query_bigrams(question: str) -> list[tuple[str, str]]:
+    """Pairs of content words that stand next to each other in the question, lower-cased, no repeats."""
+    pairs: dict[tuple[str, str], None] = {}
+    previous = None
+    for token in _TOKEN.findall(question):
+        word = re.sub(r"'s$", "", token.lower().replace("’", "'"))
+        if word in STOPWORDS or (len(word) < 2 and not word.isdigit()):
+            previous = None
+            continue
+        if previous is not None and previous != word:
+            pairs.setdefault((previous, word), None)
+        previous = word
+    return list(pairs)
+
+
 def fts_match(terms: list[str]) -> str:
     """An FTS5 MATCH expression built only from quoted terms: user text never becomes query syntax."""
     quoted = ['"' + t.replace('"', '""') + '"' for t in terms if t]

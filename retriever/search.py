@@ -13,7 +13,7 @@ import numpy as np
 
 from ingest.chunking import sentence_spans
 from retriever.encoder import Encoder
-from retriever.lexical import fts_match, held_stems, query_terms, stem, stems
+from retriever.lexical import fts_match, held_stems, query_bigrams, query_terms, stem, stems
 from retriever.query import QueryPlan, defines_pattern, plan_query
 from retriever.results import Answer, DocumentRef, Passage
 from retriever.store import ChunkRecord, IndexReader
@@ -49,6 +49,8 @@ class SearchConfig:
     linear_decision_bonus: float = 0.1
     # "what is X?": a passage with a sentence that opens "X is ..." / "X (Y) means ..." defines it.
     linear_definition_bonus: float = 0.1
+    # Pairs of the question's words that the passage has side by side ("local inquiry", "taxi licensing").
+    phrase_weight: float = 0.2
     answer_threshold: float = 1.05
 
 
@@ -182,11 +184,15 @@ class Searcher:
         lexical_rank = {i: r for r, (i, _) in enumerate(lexical)}
         term_weights = self._term_weights(list(plan.lexical_terms)) if cfg.fusion == "linear" else {}
         definition = defines_pattern(plan.defines) if cfg.linear_definition_bonus else None
+        phrases = (question_phrases(plan.question, term_weights)
+                   if cfg.phrase_weight and cfg.fusion == "linear" else [])
         for c in candidates:
             if cfg.mode == "hybrid" and cfg.fusion == "linear":
                 # Scores, not ranks: how close the passage is in meaning, plus how much of the
                 # question's distinctive vocabulary it holds; RRF throws both magnitudes away.
                 c.score = self._dense_score(c) + cfg.term_weight * _weighted_share(term_weights, c.record)
+                if phrases:
+                    c.score += cfg.phrase_weight * _phrase_share(phrases, c.record)
                 if plan.council and self.index.documents[c.record.doc_id].council == plan.council:
                     c.score += cfg.linear_council_bonus
                 if plan.wants_decision and c.record.kind == "decision":
@@ -313,6 +319,24 @@ def _weighted_share(weights: dict[str, float], record: ChunkRecord) -> float:
         return 0.0
     held = held_stems(record.heading + " " + record.text, frozenset(weights))
     return sum(weights[t] for t in held) / total
+
+
+def question_phrases(question: str, weights: dict[str, float]) -> list[tuple[re.Pattern, float]]:
+    """Adjacent content words of the question as patterns (at most one word between them in a passage),
+    each weighted by the IDF of its two words."""
+    phrases = []
+    for first, second in query_bigrams(question):
+        weight = weights.get(stem(first), 0.0) + weights.get(stem(second), 0.0)
+        if weight > 0:
+            pattern = re.compile(rf"\b{re.escape(stem(first))}\w*(?:\W+\w+)?\W+{re.escape(stem(second))}",
+                                 re.IGNORECASE)
+            phrases.append((pattern, weight))
+    return phrases
+
+
+def _phrase_share(phrases: list[tuple[re.Pattern, float]], record: ChunkRecord) -> float:
+    total = sum(w for _, w in phrases)
+    return sum(w for pattern, w in phrases if pattern.search(record.text)) / total if total else 0.0
 
 
 def page_of_offset(record: ChunkRecord, offset: int) -> int:
