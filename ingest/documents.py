@@ -20,9 +20,12 @@ GARBLED_PDF = ("text layer looks garbled (fonts without a text map?)", "OCR it f
 GARBLED_TEXT = ("text looks garbled", "check the file's character encoding (save it as UTF-8)")
 
 
-def parse_file(path: Path) -> ParsedFile:
-    """Clean pages of a report file; raises UnreadableFile when it holds no usable text."""
-    raw, warnings = read_raw_pages(path)
+def parse_file(path: Path, workers: int = 1) -> ParsedFile:
+    """Clean pages of a report file; raises UnreadableFile when it holds no usable text.
+
+    `workers` > 1 reads a long PDF's pages in that many processes; the result is the same.
+    """
+    raw, warnings = read_raw_pages(path, workers)
     reason, suggestion = GARBLED_PDF if path.suffix.lower() == ".pdf" else GARBLED_TEXT
     whole = judge("\n".join(raw))
     if whole.garbled:

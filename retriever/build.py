@@ -27,7 +27,7 @@ from ingest.decisions import is_decision
 from ingest.documents import parse_file
 from ingest.metadata import METADATA_FILE, default_meta, load_metadata
 from ingest.model import Chunk, ReportMeta, UnreadableFile
-from ingest.readers import SUPPORTED_SUFFIXES
+from ingest.readers import SUPPORTED_SUFFIXES, default_workers
 from ingest.windows import answer_windows
 from ingest.vocabulary import Term, find_terms
 from retriever.encoder import Encoder
@@ -276,11 +276,16 @@ def _build_lock(root: Path) -> Iterator[None]:
 
 
 def build_index(paths: list[Path], root: Path, encoder: Encoder, params: ChunkingParams = ChunkingParams(),
-                progress: BuildProgress | None = None, rebuild: bool = False) -> BuildSummary:
-    """Bring the index at `root` up to date with the report files under `paths`."""
+                progress: BuildProgress | None = None, rebuild: bool = False,
+                parse_workers: int | None = None) -> BuildSummary:
+    """Bring the index at `root` up to date with the report files under `paths`.
+
+    `parse_workers`: processes reading one long PDF (None: the machine's CPUs, at most 4; 1: this process only).
+    """
+    workers = default_workers() if parse_workers is None else parse_workers
     with _build_lock(root):
         try:
-            return _build(paths, root, encoder, params, progress, rebuild)
+            return _build(paths, root, encoder, params, progress, rebuild, workers)
         except Exception as exc:
             if _is_disk_full(exc):
                 raise DiskFull(errno.ENOSPC, "disk full (no space left on device) while writing the new index, "
@@ -289,7 +294,7 @@ def build_index(paths: list[Path], root: Path, encoder: Encoder, params: Chunkin
 
 
 def _build(paths: list[Path], root: Path, encoder: Encoder, params: ChunkingParams,
-           progress: BuildProgress | None, rebuild: bool) -> BuildSummary:
+           progress: BuildProgress | None, rebuild: bool, parse_workers: int) -> BuildSummary:
     progress = progress or SilentProgress()
     started = time.perf_counter()
     timings = {"parse": 0.0, "chunk": 0.0, "embed": 0.0, "index": 0.0}
@@ -311,7 +316,7 @@ def _build(paths: list[Path], root: Path, encoder: Encoder, params: ChunkingPara
         name = source.path.name
         t0 = time.perf_counter()
         try:
-            parsed = parse_file(source.path)
+            parsed = parse_file(source.path, parse_workers)
         except UnreadableFile as exc:
             skipped.append(SkippedFile(name, str(exc)))
             progress.file_skipped(name, str(exc))

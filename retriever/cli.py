@@ -93,7 +93,7 @@ def cmd_ingest(args, settings: Settings) -> int:
         print(f"error: no such file or folder: {', '.join(missing)}", file=sys.stderr)
         return 2
     summary = build_index(paths, settings.index_dir, _encoder(settings), progress=_progress_for(sys.stderr),
-                          rebuild=args.rebuild)
+                          rebuild=args.rebuild, parse_workers=settings.parse_workers)
     for warning in summary.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     for first, other in summary.duplicates:

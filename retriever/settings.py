@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     api_key: str | None = None
     audit_log: Path | None = None
     encoder_threads: int | None = None
+    parse_workers: int | None = None  # processes reading one long PDF at ingest (None: CPUs, at most 4)
     # torch | onnx | onnx-int8: how the packaged model runs (eval/bench.py measures each).
     encoder: str = "onnx"
     model_cache_dir: Path = REPO_ROOT / "var" / "models"

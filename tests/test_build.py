@@ -117,3 +117,20 @@ def test_duplicate_content_is_indexed_once(tmp_path, corpus_dir, fake_encoder):
     summary = build_index([corpus_dir], tmp_path / "idx", fake_encoder)
     assert summary.documents == 2
     assert ("copy of taxi.pdf", "taxi.pdf") in summary.duplicates or ("taxi.pdf", "copy of taxi.pdf") in summary.duplicates
+
+
+@pytest.mark.parametrize("workers, parallel", [(1, False), (2, True)])
+def test_parse_workers_reach_the_pdf_reader(tmp_path, fake_encoder, monkeypatch, workers, parallel):
+    from ingest import readers
+
+    calls = []
+    real = readers._extract_in_parallel
+    monkeypatch.setattr(readers, "_extract_in_parallel", lambda *args: calls.append(1) or real(*args))
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    write_pdf(folder / "long.pdf", report_pages("Long", [[f"Item {w}: the {w} budget line was agreed."]
+                                                         for w in ("first second third fourth fifth sixth seventh "
+                                                                   "eighth ninth tenth eleventh twelfth").split()]))
+    summary = build_index([folder], tmp_path / "idx", fake_encoder, SMALL_CHUNKS, parse_workers=workers)
+    assert summary.documents == 1 and summary.pages == 12
+    assert bool(calls) == parallel
