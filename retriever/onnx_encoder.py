@@ -19,6 +19,8 @@ import numpy as np
 
 from retriever.encoder import MODEL_DIMENSION, MODEL_NAME, packaged_model_path
 
+# Names the quantisation: an index built with other int8 weights has other vectors and is refused.
+INT8_SUFFIX = "-int8pc"
 MAX_TOKENS = 256  # the model's max_seq_length (sentence_bert_config.json)
 
 
@@ -28,6 +30,10 @@ def export_onnx(model_path: str, target: Path, quantize: bool) -> Path:
     import torch
     from transformers import AutoModel
 
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()  # a one-off export is not worth a progress bar in ingest's output
     target.parent.mkdir(parents=True, exist_ok=True)
     model = AutoModel.from_pretrained(model_path).eval()
 
@@ -50,10 +56,25 @@ def export_onnx(model_path: str, target: Path, quantize: bool) -> Path:
                           dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "last_hidden_state"]},
                           opset_version=17, dynamo=False)
     if quantize:
+        import logging
+
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
         quantized = target.with_name(target.name + ".int8.tmp")
-        quantize_dynamic(str(plain), str(quantized), weight_type=QuantType.QInt8)
+
+        def not_the_preprocessing_hint(record: logging.LogRecord) -> bool:  # advice for image models
+            return "pre-processing" not in record.getMessage()
+
+        root = logging.getLogger()
+        root.addFilter(not_the_preprocessing_hint)
+        try:
+            # One scale per output channel, 7-bit weights: per-tensor int8 moved vectors to a mean cosine
+            # of 0.957 (min 0.875) against fp32; per channel with reduce_range 0.991 (min 0.975), as fast
+            # (AVX2 without VNNI: reduce_range keeps the u8 x s8 products from saturating).
+            quantize_dynamic(str(plain), str(quantized), weight_type=QuantType.QInt8, per_channel=True,
+                             reduce_range=True)
+        finally:
+            root.removeFilter(not_the_preprocessing_hint)
         plain.unlink()
         plain = quantized
     os.replace(plain, target)
@@ -67,7 +88,7 @@ class OnnxEncoder:
 
     def __init__(self, cache_dir: Path, quantize: bool = False, threads: int | None = None,
                  batch_size: int = 32, model_path: str | None = None):
-        self.name = MODEL_NAME + ("-int8" if quantize else "")
+        self.name = MODEL_NAME + (INT8_SUFFIX if quantize else "")
         self._cache_dir = Path(cache_dir)
         self._quantize = quantize
         self._threads = threads
@@ -79,7 +100,7 @@ class OnnxEncoder:
 
     @property
     def model_file(self) -> Path:
-        return self._cache_dir / f"{MODEL_NAME}{'-int8' if self._quantize else ''}.onnx"
+        return self._cache_dir / f"{self.name}.onnx"
 
     def _load(self) -> None:
         with self._lock:
