@@ -63,28 +63,3 @@ def stems(text: str) -> set[str]:
     lowered = _POSSESSIVE.sub("", text.lower().replace("’", "'"))
     return {stem(w) for w in set(_TOKEN.findall(lowered)) if (w not in STOPWORDS and len(w) > 1) or w.isdigit()}
 
-
-def held_stems(text: str, wanted: frozenset[str]) -> set[str]:
-    """The stems of `wanted` that `text` holds: `stems(text) & wanted`, without stemming every word.
-
-    A word stems to t only if it starts with t, so one scan for words starting with a wanted stem
-    finds every candidate word; search runs this over a hundred passages per question.
-    """
-    if not wanted:
-        return set()
-    found = set()
-    for token in _prefix_pattern(tuple(sorted(wanted))).findall(text.lower().replace("’", "'")):
-        word = _POSSESSIVE.sub("", token)
-        if (word not in STOPWORDS and len(word) > 1) or word.isdigit():
-            stemmed = stem(word)
-            if stemmed in wanted:
-                found.add(stemmed)
-    return found
-
-
-@lru_cache(maxsize=1024)
-def _prefix_pattern(prefixes: tuple[str, ...]) -> re.Pattern:
-    alternation = "|".join(re.escape(p) for p in sorted(prefixes, key=len, reverse=True))
-    # Over lower-cased text with straight apostrophes; a token starts after neither a letter or digit
-    # nor a letter or digit and an apostrophe (as _TOKEN reads it).
-    return re.compile(rf"(?<![a-z0-9])(?<![a-z0-9]')(?:{alternation})[a-z0-9]*(?:'[a-z]+)?")
