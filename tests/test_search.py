@@ -181,3 +181,11 @@ def test_question_word_pairs_and_their_share():
     assert share("Taxi licensing was reviewed.") == pytest.approx(2.0 / 4.5)
     assert share("a local public inquiry and taxi-licensing rules") == pytest.approx(1.0)  # one word between is fine
     assert share("licensing of taxis; the inquiry was local") == 0.0  # the words, not the pairs
+
+
+def test_a_question_about_a_term_the_reports_define_is_answered(searcher):
+    strict = searcher.with_config(answer_threshold=99.0)  # nothing passes on confidence alone
+    assert strict.search("what does MASH stand for").answered
+    assert strict.search("What is a MASH?").answered
+    assert not strict.search("what does the moon stand for").answered
+    assert not strict.search("is the MASH open at weekends").answered  # names the term, asks something else
