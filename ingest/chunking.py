@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 from ingest.model import Chunk, Page, PageSpan
+from ingest.tables import row_starts
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,9 @@ class ChunkingParams:
     min_words: int = 100
     max_words: int = 180
     overlap_words: int = 30
+    # Bumped when the chunker's rules change (2: table rows start chunks): an index built by other rules
+    # is rebuilt, not extended, by the next ingest (the build compares these parameters).
+    rules: int = 2
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,8 @@ class _Unit:
     words: int
     paragraph_end: bool
     heading: bool
+    row_label: str = ""  # set on the first unit of a table row (ingest.tables)
+    table_page: bool = False
 
 
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?])[\"”’)]*\s+(?=[\"“‘(]?[A-Z0-9•])")
@@ -80,8 +86,10 @@ def _split_long(text: str, start: int, end: int, max_words: int) -> list[tuple[i
 
 def _units(pages: list[Page], params: ChunkingParams) -> list[_Unit]:
     units: list[_Unit] = []
+    rows = {(r.page, r.start): r.label for r in row_starts(pages)}
     for page in pages:
         text = page.text
+        table_page = any(p == page.number for p, _ in rows)
         for para in re.finditer(r"[^\n]+(?:\n(?!\n)[^\n]*)*", text):
             p_start, p_end = _strip(text, para.start(), para.end())
             if p_end <= p_start:
@@ -89,9 +97,11 @@ def _units(pages: list[Page], params: ChunkingParams) -> list[_Unit]:
             heading = is_heading(text[p_start:p_end])
             pieces = [piece for s, e in sentence_spans(text, p_start, p_end)
                       for piece in _split_long(text, s, e, params.max_words)]
+            label = rows.get((page.number, p_start), "")
             for n, (s, e) in enumerate(pieces):
                 units.append(_Unit(page.number, s, e, len(text[s:e].split()),
-                                   paragraph_end=n == len(pieces) - 1, heading=heading))
+                                   paragraph_end=n == len(pieces) - 1, heading=heading and not label,
+                                   row_label=label if n == 0 else "", table_page=table_page))
     return units
 
 
@@ -101,11 +111,14 @@ def chunk_pages(pages: list[Page], params: ChunkingParams = ChunkingParams()) ->
     units = _units(pages, params)
     chunks: list[Chunk] = []
     heading = ""
+    row = ""  # the label of the table row being read, if any: the heading of its chunks
     i = 0
     while i < len(units):
         j, words = i, 0
         while j < len(units):
             unit = units[j]
+            if j > i and unit.row_label:
+                break  # a table row starts a chunk of its own
             if j > i and (words + unit.words > params.max_words
                           or (words >= params.min_words and (unit.heading or unit.page != units[j - 1].page))):
                 break
@@ -113,24 +126,35 @@ def chunk_pages(pages: list[Page], params: ChunkingParams = ChunkingParams()) ->
             j += 1
             if words >= params.min_words and unit.paragraph_end and params.min_words > 0:
                 break
-        for unit in units[i:j]:
-            if unit.heading:
-                heading = page_text[unit.page][unit.start:unit.end]
-                break
-        chunk_heading = heading
-        chunks.append(_make_chunk(len(chunks), units[i:j], page_text, chunk_heading))
-        # Remember the last heading inside this chunk for the chunks that follow it.
-        for unit in units[i:j]:
-            if unit.heading:
-                heading = page_text[unit.page][unit.start:unit.end]
+        first_heading, heading, row = _context(units[i:j], page_text, heading, row)
+        chunks.append(_make_chunk(len(chunks), units[i:j], page_text, row or first_heading))
         if j >= len(units):
             break
         back, overlap = j, 0
-        while back - 1 > i and not units[back - 1].heading and overlap + units[back - 1].words <= params.overlap_words:
+        while (back - 1 > i and not units[back - 1].heading and not units[back].row_label
+               and overlap + units[back - 1].words <= params.overlap_words):
             back -= 1
             overlap += units[back].words
         i = back
     return chunks
+
+
+def _context(units: list[_Unit], page_text: dict[int, str], heading: str, row: str) -> tuple[str, str, str]:
+    """(the heading for this chunk, the heading and the row label in force after it).
+
+    A row label stays in force over the row's chunks until the next row, or a heading outside the
+    table (a heading-like line on a table page is more likely a column header)."""
+    first = None
+    for unit in units:
+        if unit.row_label:
+            row = unit.row_label
+        elif unit.heading:
+            heading = page_text[unit.page][unit.start:unit.end]
+            if not unit.table_page:
+                row = ""
+        if first is None and (unit.heading or unit.row_label):
+            first = heading if unit.heading else ""
+    return (heading if first is None else first or heading), heading, row
 
 
 def _make_chunk(ordinal: int, units: list[_Unit], page_text: dict[int, str], heading: str) -> Chunk:
@@ -142,6 +166,6 @@ def _make_chunk(ordinal: int, units: list[_Unit], page_text: dict[int, str], hea
             spans.append(PageSpan(unit.page, unit.start, unit.end))
     text = "\n\n".join(page_text[s.page][s.start:s.end] for s in spans)
     first_text = page_text[units[0].page][units[0].start:units[0].end]
-    # A chunk that opens with its own heading does not need it repeated as context.
-    return Chunk(ordinal=ordinal, text=text, heading="" if first_text == heading else heading,
+    # A chunk that opens with its own heading (or row label) does not need it repeated as context.
+    return Chunk(ordinal=ordinal, text=text, heading="" if first_text == heading or text.startswith(heading) else heading,
                  page_start=spans[0].page, page_end=spans[-1].page, spans=tuple(spans))
