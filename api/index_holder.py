@@ -77,9 +77,9 @@ class IndexHolder:
         self._checked_at = self._clock()
         try:
             target = current_build(self.root)
-        except (OSError, RuntimeError) as exc:  # e.g. a symlink loop
+        except IndexUnavailable as exc:  # e.g. a symlink loop
             target = None
-            reason = f"index link unreadable at {self.root} ({exc}): {NO_INDEX}"
+            reason = str(exc)
         else:
             reason = f"no index at {self.root}: {NO_INDEX}"
         if target is None:

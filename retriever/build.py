@@ -216,7 +216,10 @@ def _unique_id(name: str, used: set[str]) -> str:
 
 def _previous(root: Path, encoder: Encoder, params: ChunkingParams, rebuild: bool) -> tuple[Path | None, dict]:
     """The current build and its documents by file, if it can be extended; else (None, {})."""
-    build = current_build(root)
+    try:
+        build = current_build(root)
+    except IndexUnavailable:  # a broken link: build afresh, and the new build replaces it
+        return None, {}
     if build is None or rebuild:
         return None, {}
     try:
@@ -459,11 +462,18 @@ def _write_build(root: Path, previous_build: Path | None, stale_files: list[str]
     try:
         _switch_current(root, final)
     except BaseException:
-        if current_build(root) != final.resolve():  # not made current: free its space (the disk may be full)
+        if not _is_current(root, final):  # not made current: free its space (the disk may be full)
             shutil.rmtree(final, ignore_errors=True)
         raise
     _remove_old_builds(builds, keep={final, previous_build})
     return final
+
+
+def _is_current(root: Path, build: Path) -> bool:
+    try:
+        return current_build(root) == build.resolve()
+    except IndexUnavailable:
+        return False
 
 
 def _switch_current(root: Path, build: Path) -> None:

@@ -105,11 +105,16 @@ class ChunkRecord:
 
 
 def current_build(root: Path) -> Path | None:
+    """The build `current` points at; None if there is none; IndexUnavailable if the link is unreadable."""
     link = root / CURRENT_LINK
-    if not link.is_symlink() and not link.is_dir():
-        return None
-    target = link.resolve()
-    return target if target.is_dir() else None
+    try:
+        if not link.is_symlink() and not link.is_dir():
+            return None
+        target = link.resolve()
+        return target if target.is_dir() else None
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
+        raise IndexUnavailable(f"index link {link} is unreadable ({exc}): rebuild it with "
+                               f"`onrecord ingest --rebuild`") from exc
 
 
 def read_manifest(build: Path) -> dict:

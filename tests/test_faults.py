@@ -293,6 +293,11 @@ def _truncate(path: Path) -> None:
     path.write_bytes(data[: len(data) // 2])
 
 
+def _loop(link: Path) -> None:
+    link.unlink()
+    link.symlink_to(link.name)  # `current` -> `current`
+
+
 DAMAGE = {
     "vectors truncated": lambda b: _truncate(b / "vectors.faiss"),
     "vectors missing": lambda b: (b / "vectors.faiss").unlink(),
@@ -304,6 +309,7 @@ DAMAGE = {
     "manifest missing": lambda b: (b / "manifest.json").unlink(),
     "manifest garbage": lambda b: (b / "manifest.json").write_text("{half written", encoding="utf-8"),
     "build folder gone": lambda b: shutil.rmtree(b),
+    "current link loops": lambda b: _loop(b.parent.parent / "current"),
 }
 
 
