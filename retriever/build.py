@@ -460,12 +460,16 @@ def _write_build(root: Path, previous_build: Path | None, stale_files: list[str]
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     try:
+        was_current = current_build(root)  # what a server may be reading (with --rebuild too)
+    except IndexUnavailable:
+        was_current = None
+    try:
         _switch_current(root, final)
     except BaseException:
         if not _is_current(root, final):  # not made current: free its space (the disk may be full)
             shutil.rmtree(final, ignore_errors=True)
         raise
-    _remove_old_builds(builds, keep={final, previous_build})
+    _remove_old_builds(builds, final, was_current)
     return final
 
 
@@ -491,11 +495,26 @@ def _remove_abandoned(builds: Path) -> None:
         shutil.rmtree(item, ignore_errors=True)
 
 
-def _remove_old_builds(builds: Path, keep: set) -> None:
-    # The previous build stays one more round: a server may still be reading it.
-    keep = {p.resolve() for p in keep if p is not None}
-    for item in builds.iterdir():
-        if item.is_dir() and not item.name.startswith(".") and item.resolve() not in keep:
+# A server looks at `current` every second or so and opens a new build when it changes: a build that
+# stopped being current less than this long ago may still be in use, even two builds back.
+REPLACED_GRACE_SECONDS = 60.0
+
+
+def _remove_old_builds(builds: Path, final: Path, previous: Path | None, now: float | None = None) -> None:
+    """Remove the builds no server can be reading: all but `final`, `previous` (current until now, kept one
+    more round) and builds that stopped being current less than REPLACED_GRACE_SECONDS ago (two ingests
+    in a row: a server may not have looked at `current` since). A build newer than `previous` was never
+    current (an ingest killed before its switch) and goes at once."""
+    now = time.time() if now is None else now
+    final = final.resolve()
+    previous = previous.resolve() if previous is not None else None
+    stamps = sorted(item for item in builds.iterdir() if item.is_dir() and not item.name.startswith("."))
+    for item, successor in zip(stamps, stamps[1:]):
+        if item.resolve() in (final, previous):
+            continue
+        never_current = previous is None or item.name > previous.name
+        # A build folder appears (by rename) as it becomes current: its successor's time is when it was replaced.
+        if never_current or now - successor.stat().st_mtime >= REPLACED_GRACE_SECONDS:
             shutil.rmtree(item, ignore_errors=True)
 
 

@@ -134,3 +134,28 @@ def test_parse_workers_reach_the_pdf_reader(tmp_path, fake_encoder, monkeypatch,
     summary = build_index([folder], tmp_path / "idx", fake_encoder, SMALL_CHUNKS, parse_workers=workers)
     assert summary.documents == 1 and summary.pages == 12
     assert bool(calls) == parallel
+
+
+def test_old_builds_go_once_no_server_can_be_reading_them(tmp_path):
+    import os
+
+    from retriever.build import REPLACED_GRACE_SECONDS, _remove_old_builds
+
+    builds = tmp_path / "builds"
+    now = 1_000_000.0
+    made = {}
+    # (name, when it appeared): a, b, c each current in turn; k written after c but killed before its switch.
+    for name, at in (("20260101T000000000000Z", now - 7200), ("20260101T000100000000Z", now - 3600),
+                     ("20260101T000200000000Z", now - 20), ("20260101T000250000000Z", now - 15),
+                     ("20260101T000300000000Z", now - 1)):
+        made[name] = builds / name
+        made[name].mkdir(parents=True)
+        os.utime(made[name], (at, at))
+    a, b, c, killed, final = made.values()
+    _remove_old_builds(builds, final, previous=c, now=now)
+    left = sorted(p.name for p in builds.iterdir())
+    # a was replaced an hour ago: gone; b was replaced 20 s ago: a server may still read it; c was current
+    # until now; the killed build never was.
+    assert left == [b.name, c.name, final.name]
+    _remove_old_builds(builds, final, previous=c, now=now + REPLACED_GRACE_SECONDS)
+    assert sorted(p.name for p in builds.iterdir()) == [c.name, final.name]
