@@ -31,7 +31,10 @@ class SearchConfig:
     rrf_k: int = 60
     lexical_weight: float = 1.0
     expand_acronyms: bool = True
-    council_boost: float = 0.5
+    council_boost: float = 0.5  # rrf fusion: the named council's passages' scores x 1.5
+    # A council named in the question: its passages come first (the page says "Searching X first"), then
+    # the others; each group by score. A bonus of 0.3 let another council's closer match outrank it.
+    council_first: bool = True
     decision_boost: float = 0.3
     dedupe: bool = True
     # Dense score of a chunk: (1 - window_weight) * its own cosine + window_weight * its best window's.
@@ -48,7 +51,6 @@ class SearchConfig:
     # hybrid fusion: "rrf" (reciprocal rank fusion) or "linear" (dense score + term_weight * IDF share).
     fusion: str = "linear"
     term_weight: float = 0.6
-    linear_council_bonus: float = 0.3
     linear_decision_bonus: float = 0.1
     # "what is X?": a passage with a sentence that opens "X is ..." / "X (Y) means ..." defines it.
     linear_definition_bonus: float = 0.1
@@ -202,8 +204,6 @@ class Searcher:
                 c.score = self._dense_score(c) + cfg.term_weight * _weighted_share(term_weights, held)
                 if phrases:
                     c.score += cfg.phrase_weight * _phrase_share(phrases, c.record, held)
-                if plan.council and self.index.documents[c.record.doc_id].council == plan.council:
-                    c.score += cfg.linear_council_bonus
                 if plan.wants_decision and c.record.kind == "decision":
                     c.score += cfg.linear_decision_bonus
                 if definition is not None and definition.search(c.record.text):
@@ -224,7 +224,11 @@ class Searcher:
                 boost += cfg.decision_boost
             c.score *= boost
         candidates = [c for c in candidates if c.score > 0]
-        candidates.sort(key=lambda c: -c.score)
+        if plan.council and cfg.council_first:
+            # "Searching Telford & Wrekin first": the named council's passages, then the others, each by score.
+            candidates.sort(key=lambda c: (self.index.documents[c.record.doc_id].council != plan.council, -c.score))
+        else:
+            candidates.sort(key=lambda c: -c.score)
         return candidates
 
     def _term_weights(self, terms: list[str]) -> dict[str, float]:

@@ -189,3 +189,14 @@ def test_a_question_about_a_term_the_reports_define_is_answered(searcher):
     assert strict.search("What is a MASH?").answered
     assert not strict.search("what does the moon stand for").answered
     assert not strict.search("is the MASH open at weekends").answered  # names the term, asks something else
+
+
+def test_the_named_council_comes_first_then_the_others(searcher):
+    answer = searcher.search("safeguarding training for councillors in Telford", k=10)
+    assert answer.inferred_council == "Telford & Wrekin"
+    councils = [p.document.council for p in answer.passages]
+    assert "Wolverhampton" in councils  # the others still follow
+    first_other = councils.index("Wolverhampton")
+    assert set(councils[:first_other]) == {"Telford & Wrekin"} and "Telford & Wrekin" not in councils[first_other:]
+    plain = searcher.with_config(council_first=False).search("safeguarding training for councillors in Telford", k=10)
+    assert sorted(p.score for p in plain.passages) == sorted(p.score for p in answer.passages)  # only the order
