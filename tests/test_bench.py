@@ -92,3 +92,10 @@ def test_target_rows_and_fastest_encoder_from_a_report():
     fastest = bench.fastest_within(report)
     assert fastest["encoder"] == "onnx"  # int8 is faster but loses 0.015 recall@5
     assert "FAIL" in bench.markdown_report({**report, "targets": rows})
+
+
+def test_a_quality_row_standing_for_another_encoder_says_so():
+    report = {"quality": {"torch": {"recall@5": 0.78, "answerable": 78, "same_vectors_as": "onnx"},
+                          "onnx": {"recall@5": 0.78, "answerable": 78}}}
+    md = bench.markdown_report({**report, "targets": []})
+    assert "torch (= onnx: the same vectors)" in md
