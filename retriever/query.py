@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from retriever.lexical import STOPWORDS, query_terms
 from retriever.store import DocumentRecord, TermRecord
@@ -47,6 +48,7 @@ def infer_council(question: str, aliases: dict[str, str]) -> str | None:
     return next(iter(named)) if len(named) == 1 else None
 
 
+@lru_cache(maxsize=16384)
 def _term_pattern(term: str) -> re.Pattern:
     return re.compile(rf"(?<![A-Za-z]){re.escape(term)}(?![A-Za-z])", re.IGNORECASE)
 
@@ -66,7 +68,8 @@ def find_expansions(question: str, terms: list[TermRecord], council_docs: set[st
         if len(term) < 2 or term.lower() in STOPWORDS:
             continue
         # A lower-case acronym ("mash") counts unless it is an everyday word of the question.
-        if _term_pattern(term).search(question) or t.expansion.lower() in lowered:
+        # the substring test first: most of the index's terms are not in the question at all
+        if (term.lower() in lowered and _term_pattern(term).search(question)) or t.expansion.lower() in lowered:
             found[(term, t.expansion)] = None
     return list(found)
 

@@ -74,6 +74,14 @@ class _Candidate:
     window_spans: tuple[tuple[int, int], ...] = ()
     window_cosines: np.ndarray | None = None
     window_cosine: float = 0.0  # the best window's
+    window_bounds: tuple[np.ndarray, np.ndarray] | None = None  # starts, ends: spans made only if marked
+
+    def spans(self) -> list[tuple[int, int]]:
+        if self.window_spans:
+            return list(self.window_spans)
+        if self.window_bounds is not None:
+            return list(zip(self.window_bounds[0].tolist(), self.window_bounds[1].tolist()))
+        return []
 
 
 @dataclass(frozen=True)
@@ -174,20 +182,27 @@ class Searcher:
             lexical = self.index.lexical_search(fts_match(list(plan.lexical_terms)), n, doc_ids)
         ids = list(found) if cfg.mode == "dense" else list(found | {i for i, _ in lexical})
         records = self.index.chunks(ids)
-        windows = self.index.windows(list(records)) if vector is not None else {}
+        windows = self.index.window_batch(list(records)) if vector is not None else None
         candidates = [_Candidate(i, 0.0, records[i]) for i in ids if i in records]
         if kind is not None:
             candidates = [c for c in candidates if c.record.kind == kind]
         dense_rank: dict[int, int] = {}
         if vector is not None and candidates:
             cosines = np.einsum("ij,j->i", self.index.chunk_vectors([c.chunk_id for c in candidates]), vector)
+            # every window of every candidate in one product; each chunk's best by reduceat over its rows
+            window_cosines = np.einsum("ij,j->i", windows.vectors, vector)
+            best = (np.maximum.reduceat(window_cosines, windows.offsets[:-1]) if len(windows.chunk_ids)
+                    else window_cosines)
+            at = {chunk_id: i for i, chunk_id in enumerate(windows.chunk_ids.tolist())}
+            offsets = windows.offsets.tolist()
             for c, cosine in zip(candidates, cosines.tolist()):
                 c.cosine = cosine
-                found = windows.get(c.chunk_id)
-                if found is not None:
-                    c.window_spans = found.spans
-                    c.window_cosines = np.einsum("ij,j->i", found.vectors, vector)
-                    c.window_cosine = float(c.window_cosines.max())
+                i = at.get(c.chunk_id)
+                if i is not None:
+                    a, b = offsets[i], offsets[i + 1]
+                    c.window_cosines = window_cosines[a:b]
+                    c.window_cosine = float(best[i])
+                    c.window_bounds = (windows.starts[a:b], windows.ends[a:b])
             ranked = sorted(candidates, key=lambda c: -self._dense_score(c))
             dense_rank = {c.chunk_id: r for r, c in enumerate(ranked[:n])}
         lexical_rank = {i: r for r, (i, _) in enumerate(lexical)}
@@ -298,8 +313,8 @@ class Searcher:
         chosen = []
         for cand in candidates:
             text = cand.record.text
-            if cand.window_spans:
-                spans = list(cand.window_spans)
+            if cand.window_spans or cand.window_bounds is not None:
+                spans = cand.spans()
             else:
                 spans = sentence_spans(text) or [(0, len(text))]
             scores = []

@@ -165,6 +165,17 @@ class ChunkWindows:
     vectors: np.ndarray  # one row per span
 
 
+@dataclass(frozen=True)
+class WindowBatch:
+    """Windows of several chunks: chunk_ids[i]'s rows are offsets[i]:offsets[i + 1] of the other arrays."""
+
+    chunk_ids: np.ndarray
+    offsets: np.ndarray
+    starts: np.ndarray  # chunk text offsets, one per row
+    ends: np.ndarray
+    vectors: np.ndarray
+
+
 class IndexReader:
     """Read access to one built index, safe to share between threads."""
 
@@ -238,27 +249,28 @@ class IndexReader:
                     self._chunk_cache.popitem(last=False)
         return found
 
-    def windows(self, chunk_ids: list[int]) -> dict[int, ChunkWindows]:
-        """The answer windows of each chunk that has any, in text order, with their stored vectors."""
-        if not len(chunk_ids) or not len(self._window_id):
-            return {}
-        wanted = np.asarray(chunk_ids, dtype=np.int64)
+    def window_batch(self, chunk_ids: list[int]) -> "WindowBatch":
+        """The answer windows of the chunks that have any, as arrays: one FAISS call, no per-window objects."""
+        wanted = np.asarray(chunk_ids, dtype=np.int64).reshape(-1)
         lows = np.searchsorted(self._window_chunk, wanted, side="left")
         highs = np.searchsorted(self._window_chunk, wanted, side="right")
         present = highs > lows
-        if not present.any():
-            return {}
-        rows = np.concatenate([np.arange(lo, hi) for lo, hi in zip(lows[present], highs[present])])
-        vectors = self.window_vectors.reconstruct_batch(self._window_id[rows])  # one call for all
-        found: dict[int, ChunkWindows] = {}
-        offset = 0
-        for chunk_id, lo, hi in zip(wanted[present].tolist(), lows[present].tolist(), highs[present].tolist()):
-            n = hi - lo
-            found[chunk_id] = ChunkWindows(
-                tuple(zip(self._window_start[lo:hi].tolist(), self._window_end[lo:hi].tolist())),
-                vectors[offset:offset + n])
-            offset += n
-        return found
+        wanted, lows, highs = wanted[present], lows[present], highs[present]
+        counts = highs - lows
+        offsets = np.concatenate(([0], np.cumsum(counts)))
+        # every row of every range lo..hi, in order, without a Python loop
+        rows = np.repeat(lows - offsets[:-1], counts) + np.arange(offsets[-1])
+        vectors = (self.window_vectors.reconstruct_batch(self._window_id[rows]) if len(rows)
+                   else np.zeros((0, self.window_vectors.d), dtype=np.float32))
+        return WindowBatch(wanted, offsets, self._window_start[rows], self._window_end[rows], vectors)
+
+    def windows(self, chunk_ids: list[int]) -> dict[int, ChunkWindows]:
+        """The answer windows of each chunk that has any, in text order, with their stored vectors."""
+        batch = self.window_batch(chunk_ids)
+        return {chunk_id: ChunkWindows(tuple(zip(batch.starts[a:b].tolist(), batch.ends[a:b].tolist())),
+                                       batch.vectors[a:b])
+                for chunk_id, a, b in zip(batch.chunk_ids.tolist(), batch.offsets[:-1].tolist(),
+                                          batch.offsets[1:].tolist())}
 
     def chunk_vectors(self, chunk_ids: list[int]) -> np.ndarray:
         """The stored unit vectors of chunk_ids, one row each, in order."""

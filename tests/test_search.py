@@ -74,6 +74,7 @@ def test_windows_and_their_chunks_agree_with_the_database(searcher):
     conn = sqlite3.connect(index.build / "index.sqlite")
     rows = conn.execute('SELECT id, chunk_id, start, "end", embedding FROM windows ORDER BY chunk_id, start').fetchall()
     chunk_ids = sorted({r[1] for r in rows})
+    assert index.windows([]) == {} and index.windows([10**9]) == {}
     found = index.windows(chunk_ids + [10**9])  # an id with no windows is simply absent
     assert sorted(found) == chunk_ids
     for chunk_id in chunk_ids:
