@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 from ingest.model import Chunk, Page, PageSpan
-from ingest.tables import row_starts
+from ingest.tables import PARAGRAPH, row_starts
 
 
 @dataclass(frozen=True)
@@ -87,10 +87,11 @@ def _split_long(text: str, start: int, end: int, max_words: int) -> list[tuple[i
 def _units(pages: list[Page], params: ChunkingParams) -> list[_Unit]:
     units: list[_Unit] = []
     rows = {(r.page, r.start): r.label for r in row_starts(pages)}
+    table_pages = {page for page, _ in rows}
     for page in pages:
         text = page.text
-        table_page = any(p == page.number for p, _ in rows)
-        for para in re.finditer(r"[^\n]+(?:\n(?!\n)[^\n]*)*", text):
+        table_page = page.number in table_pages
+        for para in PARAGRAPH.finditer(text):
             p_start, p_end = _strip(text, para.start(), para.end())
             if p_end <= p_start:
                 continue

@@ -22,7 +22,9 @@ _LABELLED = re.compile(r"(?:R\d{1,3}|Rec(?:ommendation)?\.?\s*\d{1,3})\s*[.:–-
 _NUMBERED = re.compile(r"(?P<n>\d{1,2})\s+(?=[A-Z][a-z])")
 _TABLE_HEADER = re.compile(r"\b(?:lead agency|lead officer|responsib(?:le|ility)|completion date|progress update|"
                            r"timescales?|target date|rec\.?\s*n[o°])\b", re.IGNORECASE)
-_PARAGRAPH = re.compile(r"[^\n]+(?:\n(?!\n)[^\n]*)*")
+# A paragraph: lines up to a blank line. The chunker reads paragraphs with this same pattern, so a row
+# start found here is a paragraph start there.
+PARAGRAPH = re.compile(r"[^\n]+(?:\n(?!\n)[^\n]*)*")
 MAX_LABEL_WORDS = 14
 MAX_NUMBER_GAP = 3  # rows of a table may be skipped (merged cells, a row lost to extraction), not many
 
@@ -43,7 +45,7 @@ def row_starts(pages: list[Page]) -> list[RowStart]:
     for page in pages:
         text = page.text
         has_header = bool(_TABLE_HEADER.search(text))
-        for para in _PARAGRAPH.finditer(text):
+        for para in PARAGRAPH.finditer(text):
             start = para.start() + len(para.group()) - len(para.group().lstrip())
             body = text[start:para.end()]
             labelled = _LABELLED.match(body)

@@ -216,10 +216,7 @@ def _unique_id(name: str, used: set[str]) -> str:
 
 def _previous(root: Path, encoder: Encoder, params: ChunkingParams, rebuild: bool) -> tuple[Path | None, dict]:
     """The current build and its documents by file, if it can be extended; else (None, {})."""
-    try:
-        build = current_build(root)
-    except IndexUnavailable:  # a broken link: build afresh, and the new build replaces it
-        return None, {}
+    build = _current_or_none(root)  # a broken link: build afresh, and the new build replaces it
     if build is None or rebuild:
         return None, {}
     try:
@@ -459,25 +456,23 @@ def _write_build(root: Path, previous_build: Path | None, stale_files: list[str]
             conn.close()  # an open file keeps its disk space after the folder is removed (think: disk full)
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    try:
-        was_current = current_build(root)  # what a server may be reading (with --rebuild too)
-    except IndexUnavailable:
-        was_current = None
+    was_current = _current_or_none(root)  # what a server may be reading (with --rebuild too)
     try:
         _switch_current(root, final)
     except BaseException:
-        if not _is_current(root, final):  # not made current: free its space (the disk may be full)
+        if _current_or_none(root) != final.resolve():  # not made current: free its space (the disk may be full)
             shutil.rmtree(final, ignore_errors=True)
         raise
     _remove_old_builds(builds, final, was_current)
     return final
 
 
-def _is_current(root: Path, build: Path) -> bool:
+def _current_or_none(root: Path) -> Path | None:
+    """The current build, or None when there is none or its link is unreadable (a loop)."""
     try:
-        return current_build(root) == build.resolve()
+        return current_build(root)
     except IndexUnavailable:
-        return False
+        return None
 
 
 def _switch_current(root: Path, build: Path) -> None:

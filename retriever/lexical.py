@@ -16,13 +16,17 @@ _POSSESSIVE = re.compile(r"'s\b")
 _TOKEN = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?")
 
 
+def _content_word(token: str) -> str | None:
+    """A question token as a search word (lower-cased, no possessive), or None for a stopword or a lone letter."""
+    word = re.sub(r"'s$", "", token.lower().replace("’", "'"))
+    return word if (word not in STOPWORDS and len(word) > 1) or word.isdigit() else None
+
+
 def query_terms(question: str) -> list[str]:
     """Content words of a question, lower-cased, in order, without repeats."""
     seen: dict[str, None] = {}
-    for token in _TOKEN.findall(question):
-        word = token.lower().replace("’", "'")
-        word = re.sub(r"'s$", "", word)
-        if word not in STOPWORDS and len(word) > 1 or word.isdigit():
+    for word in map(_content_word, _TOKEN.findall(question)):
+        if word is not None:
             seen.setdefault(word, None)
     return list(seen)
 
@@ -31,12 +35,8 @@ def query_bigrams(question: str) -> list[tuple[str, str]]:
     """Pairs of content words that stand next to each other in the question, lower-cased, no repeats."""
     pairs: dict[tuple[str, str], None] = {}
     previous = None
-    for token in _TOKEN.findall(question):
-        word = re.sub(r"'s$", "", token.lower().replace("’", "'"))
-        if word in STOPWORDS or (len(word) < 2 and not word.isdigit()):
-            previous = None
-            continue
-        if previous is not None and previous != word:
+    for word in map(_content_word, _TOKEN.findall(question)):
+        if previous is not None and word is not None and previous != word:
             pairs.setdefault((previous, word), None)
         previous = word
     return list(pairs)
@@ -62,4 +62,3 @@ def stems(text: str) -> set[str]:
     """Stems of the content words of a text (each distinct word stemmed once: this runs per candidate)."""
     lowered = _POSSESSIVE.sub("", text.lower().replace("’", "'"))
     return {stem(w) for w in set(_TOKEN.findall(lowered)) if (w not in STOPWORDS and len(w) > 1) or w.isdigit()}
-

@@ -6,8 +6,8 @@ ranking is plain functions over the candidates of each side (lexical BM25, dense
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 import re
+from functools import lru_cache
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -71,17 +71,9 @@ class _Candidate:
     score: float
     record: ChunkRecord | None = None
     cosine: float = 0.0
-    window_spans: tuple[tuple[int, int], ...] = ()
     window_cosines: np.ndarray | None = None
     window_cosine: float = 0.0  # the best window's
     window_bounds: tuple[np.ndarray, np.ndarray] | None = None  # starts, ends: spans made only if marked
-
-    def spans(self) -> list[tuple[int, int]]:
-        if self.window_spans:
-            return list(self.window_spans)
-        if self.window_bounds is not None:
-            return list(zip(self.window_bounds[0].tolist(), self.window_bounds[1].tolist()))
-        return []
 
 
 @dataclass(frozen=True)
@@ -158,8 +150,8 @@ class Searcher:
         confidence, signals = self._confidence(candidates, question)
         # "What is X?" where a report defines X (its glossary, "Long Form (X)"): the reports answer it,
         # however few of the question's other words ("stand for") the passages hold.
-        defined = bool(plan.defines) and any(term.lower() in {d.lower() for d in plan.defines}
-                                             for term, _ in plan.expansions)
+        subjects = {d.lower() for d in plan.defines}
+        defined = any(term.lower() in subjects for term, _ in plan.expansions)
         answered = bool(candidates) and (cfg.mode == "lexical" or defined or confidence >= cfg.answer_threshold)
         return SearchResult(Answer(question=question, answered=answered, passages=tuple(passages)),
                             plan.council, plan.expansions, confidence, signals)
@@ -313,8 +305,8 @@ class Searcher:
         chosen = []
         for cand in candidates:
             text = cand.record.text
-            if cand.window_spans or cand.window_bounds is not None:
-                spans = cand.spans()
+            if cand.window_bounds is not None:
+                spans = list(zip(cand.window_bounds[0].tolist(), cand.window_bounds[1].tolist()))
             else:
                 spans = sentence_spans(text) or [(0, len(text))]
             scores = []

@@ -158,14 +158,6 @@ def _chunk(row: sqlite3.Row) -> ChunkRecord:
 
 
 @dataclass(frozen=True)
-class ChunkWindows:
-    """A chunk's answer windows (one or two sentences each, chunk text offsets) and their unit vectors."""
-
-    spans: tuple[tuple[int, int], ...]
-    vectors: np.ndarray  # one row per span
-
-
-@dataclass(frozen=True)
 class WindowBatch:
     """Windows of several chunks: chunk_ids[i]'s rows are offsets[i]:offsets[i + 1] of the other arrays."""
 
@@ -263,14 +255,6 @@ class IndexReader:
         vectors = (self.window_vectors.reconstruct_batch(self._window_id[rows]) if len(rows)
                    else np.zeros((0, self.window_vectors.d), dtype=np.float32))
         return WindowBatch(wanted, offsets, self._window_start[rows], self._window_end[rows], vectors)
-
-    def windows(self, chunk_ids: list[int]) -> dict[int, ChunkWindows]:
-        """The answer windows of each chunk that has any, in text order, with their stored vectors."""
-        batch = self.window_batch(chunk_ids)
-        return {chunk_id: ChunkWindows(tuple(zip(batch.starts[a:b].tolist(), batch.ends[a:b].tolist())),
-                                       batch.vectors[a:b])
-                for chunk_id, a, b in zip(batch.chunk_ids.tolist(), batch.offsets[:-1].tolist(),
-                                          batch.offsets[1:].tolist())}
 
     def chunk_vectors(self, chunk_ids: list[int]) -> np.ndarray:
         """The stored unit vectors of chunk_ids, one row each, in order."""

@@ -74,14 +74,15 @@ def test_windows_and_their_chunks_agree_with_the_database(searcher):
     conn = sqlite3.connect(index.build / "index.sqlite")
     rows = conn.execute('SELECT id, chunk_id, start, "end", embedding FROM windows ORDER BY chunk_id, start').fetchall()
     chunk_ids = sorted({r[1] for r in rows})
-    assert index.windows([]) == {} and index.windows([10**9]) == {}
-    found = index.windows(chunk_ids + [10**9])  # an id with no windows is simply absent
-    assert sorted(found) == chunk_ids
-    for chunk_id in chunk_ids:
+    assert len(index.window_batch([]).chunk_ids) == 0 and len(index.window_batch([10**9]).chunk_ids) == 0
+    found = index.window_batch(chunk_ids + [10**9])  # an id with no windows is simply absent
+    assert found.chunk_ids.tolist() == chunk_ids
+    for i, chunk_id in enumerate(chunk_ids):
+        a, b = found.offsets[i], found.offsets[i + 1]
         expected = [r for r in rows if r[1] == chunk_id]
-        assert found[chunk_id].spans == tuple((r[2], r[3]) for r in expected)
+        assert list(zip(found.starts[a:b].tolist(), found.ends[a:b].tolist())) == [(r[2], r[3]) for r in expected]
         stored = np.vstack([np.frombuffer(r[4], dtype=np.float32) for r in expected])
-        assert np.allclose(found[chunk_id].vectors, stored)
+        assert np.allclose(found.vectors[a:b], stored)
     window_ids = [r[0] for r in rows][::2]
     assert index.window_chunks(window_ids + [10**9]) == {r[0]: r[1] for r in rows if r[0] in set(window_ids)}
 
@@ -120,7 +121,8 @@ def _spans_marked(searcher, text, spans, cosines, question):
     from retriever.store import ChunkRecord
 
     record = ChunkRecord(1, "taxi", 0, text, "", 1, 1, ((1, 0, len(text)),), "")
-    cand = _Candidate(1, 1.0, record, window_spans=tuple(spans), window_cosines=np.array(cosines))
+    bounds = (np.array([s for s, _ in spans]), np.array([e for _, e in spans]))
+    cand = _Candidate(1, 1.0, record, window_cosines=np.array(cosines), window_bounds=bounds)
     (start, end), = searcher._answer_spans([cand], plan_query(question, [], []))
     return text[start:end]
 
