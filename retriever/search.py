@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import re
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from dataclasses import dataclass, field, replace
 
@@ -22,6 +23,10 @@ from retriever.vectors import search_vectors
 
 MODES = ("hybrid", "dense", "lexical")
 KINDS = ("decision",)
+
+# The lexical query runs here while the question is embedded: SQLite and ONNX Runtime both release the
+# GIL, so on two cores the BM25 query (~1 ms) costs no wall time. Threads start on first use.
+_LEXICAL_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="onrecord-lexical")
 
 
 @dataclass(frozen=True)
@@ -144,8 +149,12 @@ class Searcher:
                           self.index.terms if cfg.expand_acronyms else [], infer=infer and not council)
         if not cfg.expand_acronyms:
             plan = replace(plan, dense_text=question, lexical_terms=tuple(query_terms(question)), expansions=())
+        depth = cfg.candidates if kind is None else cfg.candidates * 4
+        lexical = None
+        if cfg.mode != "dense":
+            lexical = _LEXICAL_POOL.submit(self._lexical, plan, depth, doc_ids)
         vector = self.encoder.encode([plan.dense_text])[0] if cfg.mode != "lexical" else None
-        candidates = self._candidates(plan, vector, doc_ids, kind)
+        candidates = self._candidates(plan, vector, doc_ids, kind, depth, lexical.result() if lexical else [])
         passages = self._passages(candidates, plan, vector, k)
         confidence, signals = self._confidence(candidates, question)
         # "What is X?" where a report defines X (its glossary, "Long Form (X)"): the reports answer it,
@@ -157,12 +166,16 @@ class Searcher:
                             plan.council, plan.expansions, confidence, signals)
 
     # -- candidates and ranking -------------------------------------------------------------
+    def _lexical(self, plan: QueryPlan, n: int, doc_ids: list[str] | None) -> list[tuple[int, float]]:
+        """Top n chunks by BM25 over the question's words."""
+        terms = ranking_terms(self.index.term_counts(list(plan.lexical_terms)), self.index.chunk_count)
+        return self.index.lexical_search(fts_match(terms), n, doc_ids)
+
     def _candidates(self, plan: QueryPlan, vector: np.ndarray | None, doc_ids: list[str] | None,
-                    kind: str | None) -> list[_Candidate]:
+                    kind: str | None, n: int, lexical: list[tuple[int, float]]) -> list[_Candidate]:
+        """Chunks found by either side (lexical: _lexical's result, n deep), scored and ranked."""
         cfg = self.config
-        n = cfg.candidates if kind is None else cfg.candidates * 4
         found: set[int] = set()
-        lexical: list[tuple[int, float]] = []
         if vector is not None:
             allowed = self.index.chunk_ids_for_documents(doc_ids) if doc_ids is not None else None
             found.update(i for i, _ in search_vectors(self.index.vectors, vector, n, allowed))
@@ -170,8 +183,6 @@ class Searcher:
                 allowed_windows = self.index.window_ids_for_documents(doc_ids) if doc_ids is not None else None
                 hits = search_vectors(self.index.window_vectors, vector, n * 2, allowed_windows)
                 found.update(self.index.window_chunks([i for i, _ in hits]).values())
-        if cfg.mode != "dense":
-            lexical = self.index.lexical_search(fts_match(list(plan.lexical_terms)), n, doc_ids)
         ids = list(found) if cfg.mode == "dense" else list(found | {i for i, _ in lexical})
         records = self.index.chunks(ids)
         windows = self.index.window_batch(list(records)) if vector is not None else None
@@ -179,6 +190,7 @@ class Searcher:
         if kind is not None:
             candidates = [c for c in candidates if c.record.kind == kind]
         dense_rank: dict[int, int] = {}
+        linear = cfg.mode == "hybrid" and cfg.fusion == "linear"
         if vector is not None and candidates:
             cosines = np.einsum("ij,j->i", self.index.chunk_vectors([c.chunk_id for c in candidates]), vector)
             # every window of every candidate in one product; each chunk's best by reduceat over its rows
@@ -195,25 +207,31 @@ class Searcher:
                     c.window_cosines = window_cosines[a:b]
                     c.window_cosine = float(best[i])
                     c.window_bounds = (windows.starts[a:b], windows.ends[a:b])
-            ranked = sorted(candidates, key=lambda c: -self._dense_score(c))
-            dense_rank = {c.chunk_id: r for r, c in enumerate(ranked[:n])}
+            if not linear:  # rank fusion and dense-only rank by the dense score
+                ranked = sorted(candidates, key=lambda c: -self._dense_score(c))
+                dense_rank = {c.chunk_id: r for r, c in enumerate(ranked[:n])}
         lexical_rank = {i: r for r, (i, _) in enumerate(lexical)}
         term_weights = self._term_weights(list(plan.lexical_terms)) if cfg.fusion == "linear" else {}
+        term_total = sum(term_weights.values())
         definition = defines_pattern(plan.defines) if cfg.linear_definition_bonus else None
+        # A passage can define X only if it holds every word of X (or of X's other name): most candidates don't.
+        defined_stems = [frozenset(map(stem, query_terms(subject))) for subject in plan.defines]
         phrases = (question_phrases(plan.question, term_weights)
                    if cfg.phrase_weight and cfg.fusion == "linear" else [])
         wanted = frozenset(t for t, w in term_weights.items() if w)
         for c in candidates:
-            if cfg.mode == "hybrid" and cfg.fusion == "linear":
+            if linear:
                 # Scores, not ranks: how close the passage is in meaning, plus how much of the
                 # question's distinctive vocabulary it holds; RRF throws both magnitudes away.
-                held = (_chunk_stems(c.record.heading, c.record.text) & wanted) if wanted else set()
-                c.score = self._dense_score(c) + cfg.term_weight * _weighted_share(term_weights, held)
+                read = _chunk_text(c.record.heading, c.record.text)
+                held = (read.stems & wanted) if wanted else set()
+                c.score = self._dense_score(c) + cfg.term_weight * _weighted_share(term_weights, held, term_total)
                 if phrases:
-                    c.score += cfg.phrase_weight * _phrase_share(phrases, c.record, held)
+                    c.score += cfg.phrase_weight * _phrase_share(phrases, c.record, held, read.lowered)
                 if plan.wants_decision and c.record.kind == "decision":
                     c.score += cfg.linear_decision_bonus
-                if definition is not None and definition.search(c.record.text):
+                if (definition is not None and any(words <= read.stems for words in defined_stems)
+                        and definition.search(c.record.text)):
                     c.score += cfg.linear_definition_bonus
                 continue
             if cfg.mode == "dense":
@@ -260,7 +278,7 @@ class Searcher:
         weight_sum = sum(weights.values())
         # Held by a top passage: the same word matching as ranking (a term no chunk holds is held by none).
         wanted = frozenset(stem(t) for t in terms)
-        held = set().union(*(_chunk_stems(c.record.heading, c.record.text) & wanted
+        held = set().union(*(_chunk_text(c.record.heading, c.record.text).stems & wanted
                              for c in candidates[:self.config.coverage_depth]))
         coverage = (sum(w for t, w in weights.items() if counts[t] and stem(t) in held) / weight_sum
                     if weight_sum else 1.0)
@@ -270,11 +288,11 @@ class Searcher:
     # -- passages -----------------------------------------------------------------------------
     def _passages(self, candidates: list[_Candidate], plan: QueryPlan, vector: np.ndarray | None,
                   k: int) -> list[Passage]:
-        kept: list[tuple[_Candidate, set[str], list[tuple[int, int]]]] = []
+        kept: list[tuple[_Candidate, frozenset[str], list[tuple[int, int]]]] = []
         for cand in candidates:
             if len(kept) == k:
                 break
-            words = set(re.findall(r"\w+", cand.record.text.lower()))
+            words = _chunk_text(cand.record.heading, cand.record.text).words
             duplicate_of = None
             if self.config.dedupe:
                 for other in kept:
@@ -311,7 +329,7 @@ class Searcher:
                 spans = sentence_spans(text) or [(0, len(text))]
             scores = []
             for j, (s, e) in enumerate(spans):
-                words = stems(text[s:e])
+                words = _window_stems(text[s:e])
                 lexical = len(words & wanted) / max(1, len(wanted))
                 dense = 0.0
                 if self.config.sentence_embeddings and cand.window_cosines is not None:
@@ -327,21 +345,46 @@ class Searcher:
         return chosen
 
 
+def ranking_terms(counts: dict[str, int], total: int) -> list[str]:
+    """The terms worth a BM25 query, in order. FTS5's BM25 gives a term held by half the chunks or more an
+    IDF of 1e-6 (its IDF would be negative), so such a term only adds rows to score, not order: it is
+    left out unless no other term is left. ~2x faster on the fixed questions with the same top 50."""
+    informative = [t for t, count in counts.items() if count * 2 < total]
+    return informative or list(counts)
+
+
 def idf(count: int, total: int) -> float:
     """Inverse document frequency of a term held by count of total chunks (a rare word says more)."""
     return math.log((max(1, total) + 1) / (count + 0.5))
 
 
+@dataclass(frozen=True)
+class _ChunkText:
+    """What scoring reads off a chunk's text, made once per chunk."""
+
+    stems: frozenset[str]  # content-word stems of the heading and text
+    lowered: str  # the text lower-cased: phrase scans run case-sensitively, on a literal prefix
+    words: frozenset[str]  # every word of the text, lower-cased: near-duplicate passages
+
+
 @lru_cache(maxsize=4096)
-def _chunk_stems(heading: str, text: str) -> frozenset[str]:
-    """The stems a chunk (with its heading) holds, remembered: the same chunks come back as candidates
-    question after question (~80 us to stem a chunk, ~1 us to look it up; 4,096 chunks ~ 40 MB at most)."""
-    return frozenset(stems(heading + " " + text))
+def _chunk_text(heading: str, text: str) -> _ChunkText:
+    """Remembered: the same chunks come back as candidates question after question (~100 us to read a
+    chunk, ~1 us to look it up; 4,096 chunks ~ 40 MB at most)."""
+    lowered = text.lower()
+    return _ChunkText(frozenset(stems(heading + " " + text)), lowered, frozenset(re.findall(r"\w+", lowered)))
 
 
-def _weighted_share(weights: dict[str, float], held: set[str]) -> float:
-    """IDF-weighted share of the terms that the passage (or its heading) holds (`held`: those stems)."""
-    total = sum(weights.values())
+@lru_cache(maxsize=16384)
+def _window_stems(text: str) -> frozenset[str]:
+    """Stems of one answer window (the top passages' windows recur across questions)."""
+    return frozenset(stems(text))
+
+
+def _weighted_share(weights: dict[str, float], held: set[str], total: float | None = None) -> float:
+    """IDF-weighted share of the terms that the passage (or its heading) holds (`held`: those stems);
+    `total`, the sum of the weights, when the caller has it."""
+    total = sum(weights.values()) if total is None else total
     return sum(weights[t] for t in held) / total if total else 0.0
 
 
@@ -360,17 +403,34 @@ def question_phrases(question: str, weights: dict[str, float]) -> list[_Phrase]:
         pair = (stem(first), stem(second))
         weight = weights.get(pair[0], 0.0) + weights.get(pair[1], 0.0)
         if weight > 0:
-            pattern = re.compile(rf"\b{re.escape(pair[0])}\w*(?:\W+\w+)?\W+{re.escape(pair[1])}", re.IGNORECASE)
+            # Matched against lower-cased text and starting with a literal, so the regex engine jumps
+            # between occurrences of the first word (~20x faster than \b and IGNORECASE); the word
+            # boundary before it is checked by _has_phrase.
+            pattern = re.compile(rf"{re.escape(pair[0])}\w*(?:\W+\w+)?\W+{re.escape(pair[1])}")
             phrases.append(_Phrase(pattern, weight, pair))
     return phrases
 
 
-def _phrase_share(phrases: list[_Phrase], record: ChunkRecord, held: set[str] | None = None) -> float:
+def _has_phrase(pattern: re.Pattern, lowered: str) -> bool:
+    """pattern matches lowered at the start of a word (what a leading \\b would ask)."""
+    position = 0
+    while (match := pattern.search(lowered, position)) is not None:
+        start = match.start()
+        if start == 0 or not (lowered[start - 1].isalnum() or lowered[start - 1] == "_"):
+            return True
+        position = start + 1
+    return False
+
+
+def _phrase_share(phrases: list[_Phrase], record: ChunkRecord, held: set[str] | None = None,
+                  lowered: str | None = None) -> float:
     """Weighted share of the phrases the passage has; `held` (stems it holds) skips the scan when it
-    lacks a word of the pair, as most candidates do."""
+    lacks a word of the pair, as most candidates do; `lowered`, the text lower-cased, if the caller has it."""
     total = sum(p.weight for p in phrases)
+    if lowered is None:
+        lowered = record.text.lower()
     found = sum(p.weight for p in phrases
-                if (held is None or (p.stems[0] in held and p.stems[1] in held)) and p.pattern.search(record.text))
+                if (held is None or (p.stems[0] in held and p.stems[1] in held)) and _has_phrase(p.pattern, lowered))
     return found / total if total else 0.0
 
 

@@ -203,3 +203,35 @@ def test_the_named_council_comes_first_then_the_others(searcher):
     assert set(councils[:first_other]) == {"Telford & Wrekin"} and "Telford & Wrekin" not in councils[first_other:]
     plain = searcher.with_config(council_first=False).search("safeguarding training for councillors in Telford", k=10)
     assert sorted(p.score for p in plain.passages) == sorted(p.score for p in answer.passages)  # only the order
+
+
+def test_bm25_queries_leave_out_words_most_chunks_hold():
+    from retriever.search import ranking_terms
+
+    # FTS5's BM25 gives a word in half the chunks or more an IDF of ~0: it orders nothing
+    assert ranking_terms({"cse": 12, "taxi": 3, "licensing": 9}, 20) == ["taxi", "licensing"]
+    assert ranking_terms({"cse": 10, "taxi": 3}, 21) == ["cse", "taxi"]  # 10 of 21: still under half
+    assert ranking_terms({"cse": 15, "council": 18}, 20) == ["cse", "council"]  # nothing else: keep them all
+    assert ranking_terms({}, 20) == []
+
+
+def test_a_question_of_only_common_words_still_gets_lexical_hits(searcher, monkeypatch):
+    lexical = searcher.with_config(mode="lexical")
+    before = [p.chunk_id for p in lexical.search("taxi licensing", k=3).passages]
+    monkeypatch.setattr(searcher.index, "chunk_count", 4)  # 3 of 8 fixture chunks hold each: now "most"
+    after = [p.chunk_id for p in lexical.search("taxi licensing", k=3).passages]
+    assert before and after == before
+
+
+def test_phrase_scan_matches_at_word_starts_only():
+    import re
+
+    from retriever.search import _has_phrase
+
+    pattern = re.compile(r"local\w*(?:\W+\w+)?\W+inquir")
+    assert _has_phrase(pattern, "a local inquiry")
+    assert _has_phrase(pattern, "local inquiries")  # at the very start
+    assert _has_phrase(pattern, "the glocal one; then a local public inquiry")  # the first hit is inside a word
+    assert not _has_phrase(pattern, "a glocal inquiry")
+    assert not _has_phrase(pattern, "_local inquiry")  # \w holds the underscore, as \b would
+    assert not _has_phrase(pattern, "a local and public inquiry")  # two words between

@@ -1,0 +1,41 @@
+"""How the ONNX encoder cuts a call into batches (no model needed)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from retriever.onnx_encoder import token_batches
+
+
+@dataclass
+class _Encoding:  # what token_batches reads of a tokenizers.Encoding
+    attention_mask: list[int]
+
+
+def _texts(*lengths: int, padded_to: int | None = None) -> list[_Encoding]:
+    width = padded_to or max(lengths)
+    return [_Encoding([1] * n + [0] * (width - n)) for n in lengths]
+
+
+def _sizes(batches) -> list[int]:
+    return [len(b) for b in batches]
+
+
+def test_long_texts_go_fewer_to_a_batch():
+    assert _sizes(token_batches(_texts(256, 256, 256, 256, 256), 32, 512)) == [2, 2, 1]
+    # padded to the longest real length in the batch, not to the call's padding
+    assert _sizes(token_batches(_texts(100, 100, 100, 100, 100, padded_to=256), 32, 512)) == [5]
+
+
+def test_short_texts_fill_a_batch_up_to_its_count():
+    assert _sizes(token_batches(_texts(*[10] * 70), 32, 2048)) == [32, 32, 6]
+
+
+def test_a_longer_text_closes_the_batch_it_would_overfill():
+    # 3 x 100 fits 512; a 200 would make 4 x 200 = 800
+    assert _sizes(token_batches(_texts(100, 100, 100, 200, 10), 32, 512)) == [3, 2]
+
+
+def test_a_text_over_the_budget_goes_alone_and_nothing_is_lost():
+    batches = token_batches(_texts(600, 5, 5), 32, 512)
+    assert _sizes(batches) == [1, 2]
+    assert token_batches([], 32, 512) == []
