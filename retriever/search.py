@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 import re
-from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from dataclasses import dataclass, field, replace
 
@@ -23,10 +22,6 @@ from retriever.vectors import search_vectors
 
 MODES = ("hybrid", "dense", "lexical")
 KINDS = ("decision",)
-
-# The lexical query runs here while the question is embedded: SQLite and ONNX Runtime both release the
-# GIL, so on two cores the BM25 query (~1 ms) costs no wall time. Threads start on first use.
-_LEXICAL_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="onrecord-lexical")
 
 
 @dataclass(frozen=True)
@@ -150,11 +145,9 @@ class Searcher:
         if not cfg.expand_acronyms:
             plan = replace(plan, dense_text=question, lexical_terms=tuple(query_terms(question)), expansions=())
         depth = cfg.candidates if kind is None else cfg.candidates * 4
-        lexical = None
-        if cfg.mode != "dense":
-            lexical = _LEXICAL_POOL.submit(self._lexical, plan, depth, doc_ids)
         vector = self.encoder.encode([plan.dense_text])[0] if cfg.mode != "lexical" else None
-        candidates = self._candidates(plan, vector, doc_ids, kind, depth, lexical.result() if lexical else [])
+        lexical = self._lexical(plan, depth, doc_ids) if cfg.mode != "dense" else []
+        candidates = self._candidates(plan, vector, doc_ids, kind, depth, lexical)
         passages = self._passages(candidates, plan, vector, k)
         confidence, signals = self._confidence(candidates, question)
         # "What is X?" where a report defines X (its glossary, "Long Form (X)"): the reports answer it,
