@@ -19,6 +19,9 @@ CONFIGS: dict[str, dict] = {
                                    "linear_decision_bonus": 0.0},
     "- phrase proximity": {"phrase_weight": 0.0},
     "- definition bonus": {"linear_definition_bonus": 0.0},
+    "- acronym introduction bonus": {"linear_introduction_bonus": 0.0},
+    "- answer type bonus": {"linear_answer_type_bonus": 0.0},
+    "- decision headings": {"decision_headings": False},
     "- window answer spans": {"sentence_embeddings": False},
 }
 

@@ -235,3 +235,87 @@ def test_phrase_scan_matches_at_word_starts_only():
     assert not _has_phrase(pattern, "a glocal inquiry")
     assert not _has_phrase(pattern, "_local inquiry")  # \w holds the underscore, as \b would
     assert not _has_phrase(pattern, "a local and public inquiry")  # two words between
+
+
+def test_acronym_questions_and_the_passages_that_introduce_the_acronym():
+    from retriever.query import QueryPlan
+    from retriever.search import asked_acronyms, introduces_pattern
+
+    def plan(question, defines=()):
+        return QueryPlan(question, question, (), None, False, (("CEOP", "Child Exploitation and Online Protection Centre"),),
+                         defines)
+    assert asked_acronyms(plan("CEOP")) == ("CEOP",)
+    assert asked_acronyms(plan("child exploitation and online protection centre?")) == ("CEOP",)
+    assert asked_acronyms(plan("what does CEOP stand for", ("CEOP",))) == ("CEOP",)
+    assert asked_acronyms(plan("did CEOP train the taxi drivers")) == ()  # names it, asks something else
+    pattern = introduces_pattern(("CEOP", "SEMT"))
+    assert pattern.search("According to the Child Exploitation and Online Protection Centre (CEOP) most offences")
+    assert pattern.search("4.4 The course is mandatory.\n\nSEMT – Sexually Exploited Missing and Trafficked Committee")
+    assert pattern.search('the Children Abused Through Exploitation, ("CEOP"), team')
+    assert not pattern.search("Young people talked about clicking the CEOP red button.")
+    assert introduces_pattern(()) is None
+
+
+def test_an_acronym_alone_prefers_the_passage_that_introduces_it(searcher):
+    plain = {p.chunk_id: p for p in searcher.with_config(linear_introduction_bonus=0.0).search("MASH", k=10).passages}
+    boosted = {p.chunk_id: p for p in searcher.search("MASH", k=10).passages}
+    introducing = [i for i, p in boosted.items() if "(MASH)" in p.text]
+    assert introducing and set(plain) == set(boosted) and len(introducing) < len(boosted)
+    for chunk_id, passage in boosted.items():
+        assert passage.score - plain[chunk_id].score == pytest.approx(0.1 if chunk_id in introducing else 0.0)
+
+
+def test_what_a_question_asks_for_and_what_states_it():
+    from retriever.search import answer_type_pattern, states
+
+    quantity = answer_type_pattern("How many young people were at risk?")
+    assert quantity is answer_type_pattern("what percentage of drivers were trained")
+    assert answer_type_pattern("what is Family Connect") is None
+    assert states(quantity, "In total 72 young people were assessed")
+    assert states(quantity, "a budget of £350,000") and states(quantity, "53 (41%) involved")
+    assert states(quantity, "31 of the young people were female")
+    assert not states(quantity, "5.6.6 The Committee heard evidence from the police")  # a paragraph number
+    assert not states(quantity, "2. Purpose of the report\n(3) that the Cabinet note it")  # list markers
+    assert not states(quantity, "In 2015 the Board reviewed its policy")  # a year is not a quantity
+    date = answer_type_pattern("when did Wolverhampton open its MASH")
+    assert date is not quantity and answer_type_pattern("In what year was the hub opened?") is date
+    assert states(date, "The MASH opened on 5 January 2016") and not states(date, "The MASH is open daily")
+
+
+def test_a_quantity_question_prefers_the_passage_whose_answer_states_one(searcher):
+    question = "How many young people were at risk of sexual exploitation?"
+    plain = {p.chunk_id: p for p in searcher.with_config(linear_answer_type_bonus=0.0).search(question, k=10).passages}
+    boosted = {p.chunk_id: p for p in searcher.search(question, k=10).passages}
+    assert set(plain) == set(boosted)
+    gains = {i: p.score - plain[i].score for i, p in boosted.items()}
+    assert all(g == pytest.approx(0.1) or g == pytest.approx(0.0) for g in gains.values())
+    counted = [i for i, p in boosted.items() if "72 young people" in p.answer]
+    assert counted and gains[counted[0]] == pytest.approx(0.1)
+    assert any(g == pytest.approx(0.0) for g in gains.values())  # not every passage
+    other = "counselling support for victims"  # asks for no number: no bonus anywhere
+    assert [p.score for p in searcher.search(other, k=10).passages] == [
+        p.score for p in searcher.with_config(linear_answer_type_bonus=0.0).search(other, k=10).passages]
+
+
+def test_a_passage_under_a_decision_heading_counts_as_a_decision(searcher, monkeypatch):
+    from dataclasses import replace
+
+    from retriever.search import decision_heading
+
+    assert decision_heading("RECOMMENDATIONS") and decision_heading("RESOLVED that –")
+    assert decision_heading("Recommendation 9: Sexual Health Services")
+    assert not decision_heading("Licensing policies") and not decision_heading("")
+    index = searcher.index
+    chunks = index.chunks
+    # the taxi licensing passage (not a decision by its own words), as if it stood under "RECOMMENDATIONS"
+    def under_recommendations(ids):
+        return {i: (replace(r, heading="RECOMMENDATIONS") if r.heading == "Taxi Licensing" else r)
+                for i, r in chunks(ids).items()}
+    monkeypatch.setattr(index, "chunks", under_recommendations)
+    question = "what did the council decide about taxi licensing"
+    plain = {p.chunk_id: p for p in searcher.with_config(decision_headings=False).search(question, k=10).passages}
+    boosted = {p.chunk_id: p for p in searcher.search(question, k=10).passages}
+    moved = [i for i, p in boosted.items() if "Officers told us that drivers" in p.text]
+    assert moved and set(plain) == set(boosted)
+    for chunk_id, passage in boosted.items():
+        assert passage.score - plain[chunk_id].score == pytest.approx(0.1 if chunk_id in moved else 0.0)
