@@ -9,9 +9,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from eval.configs import CONFIGS, DEFAULT
-from eval.harness import DEPTH, run_questions, summarise, summarise_by_kind
+from eval.harness import DEPTH, abstention_curve, run_questions, summarise, summarise_by_kind
 from eval.questions import DEFAULT_QUESTIONS, load_questions
-from eval.report import markdown_table, question_rows, write_reports
+from eval.report import abstention_section, markdown_table, question_rows, write_reports
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -64,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         search, page_text = api_search(args.api, args.api_key)
         searches = {f"api {args.api}": search}
         meta, default = {}, f"api {args.api}"
+        thresholds: dict[str, float] = {}
     else:
         names = [n.strip() for n in args.configs.split(",")] if args.configs else list(CONFIGS)
         unknown = [n for n in names if n not in CONFIGS]
@@ -71,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unknown config {unknown}; choose from {list(CONFIGS)}")
         searchers, meta, page_text = in_process_searchers(names)
         searches = {name: (lambda s: lambda q: s.search(q, k=DEPTH).to_dict())(s) for name, s in searchers.items()}
+        thresholds = {name: s.config.answer_threshold for name, s in searchers.items()}
         default = DEFAULT if DEFAULT in names else names[-1]
 
     summaries, by_kind, all_results = {}, {}, {}
@@ -88,10 +90,16 @@ def main(argv: list[str] | None = None) -> int:
     meta.update({"generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                  "command": "python -m eval " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])),
                  "questions_file": str(args.questions), "question_count": len(questions)})
-    write_reports(args.out_dir, summaries, by_kind, default, question_rows(default_results), [], meta)
+    threshold = thresholds.get(default)
+    curve = abstention_curve(default_results, threshold)
+    section = abstention_section(curve, threshold)
+    write_reports(args.out_dir, summaries, by_kind, default, question_rows(default_results), section, meta,
+                  curve)
     print(markdown_table(summaries))
     print()
     print(markdown_table(by_kind, first=f"kind ({default})"))
+    if section:
+        print("\n" + "\n".join(section[4:]))
     print(f"\nwrote {args.out_dir / 'latest.json'}, {args.out_dir / 'report.md'}, {args.out_dir / 'recall_at_k.png'}")
     return 0
 

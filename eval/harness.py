@@ -132,3 +132,29 @@ def summarise(results: list[QuestionResult]) -> dict:
 def summarise_by_kind(results: list[QuestionResult]) -> dict[str, dict]:
     kinds = sorted({r.question.kind for r in results if r.question.kind})
     return {kind: summarise([r for r in results if r.question.kind == kind]) for kind in kinds}
+
+
+def abstention_curve(results: list[QuestionResult], threshold_used: float | None = None) -> list[dict]:
+    """The abstention trade-off: for each threshold at which one more unanswerable question abstains (just
+    above its confidence), the share of unanswerable questions that abstain and of answerable ones that
+    falsely do. A question answered below threshold_used (search answers a question about a term the
+    reports define whatever its confidence) is answered at every threshold; without threshold_used, one
+    answered below the confidence of a question that abstained is. Empty when responses carry no confidence."""
+    answerable = [r for r in results if r.question.answerable]
+    unanswerable = [r for r in results if r.question.scored and not r.question.answerable]
+    if not answerable or not unanswerable or any("confidence" not in r.response for r in results):
+        return []
+    if threshold_used is None:
+        threshold_used = max((r.response["confidence"] for r in results if not r.response["answered"]), default=0.0)
+    always = {id(r) for r in results if r.response["answered"] and r.response["confidence"] < threshold_used}
+
+    def abstains(r: QuestionResult, threshold: float) -> bool:
+        return r.response["confidence"] < threshold and id(r) not in always
+
+    steps = sorted({round(r.response["confidence"], 4) for r in unanswerable})
+    rows = []
+    for threshold in [steps[0] - 1e-4, *(c + 1e-4 for c in steps)]:
+        rows.append({"threshold": round(threshold, 4),
+                     "abstention": _mean(abstains(r, threshold) for r in unanswerable),
+                     "false_abstention": _mean(abstains(r, threshold) for r in answerable)})
+    return rows

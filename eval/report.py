@@ -59,11 +59,26 @@ def write_plot(summaries: dict[str, dict], path: Path) -> None:
     plt.close(fig)
 
 
+def abstention_section(curve: list[dict], threshold_used: float | None) -> list[str]:
+    """The trade-off curve as a markdown table (threshold, abstention, false abstention)."""
+    if not curve:
+        return []
+    used = f" Search runs at {threshold_used:.4f}." if threshold_used is not None else ""
+    lines = ["## Abstention trade-off (default)", "",
+             "Each row: a threshold just above one unanswerable question's confidence; below it, search answers "
+             "`answered: false`. Abstention is over the unanswerable questions, false abstention over the "
+             f"answerable ones.{used}", "",
+             "| threshold | abstention | false abstention |", "|---:|---:|---:|"]
+    lines += [f"| {row['threshold']:.4f} | {row['abstention']:.3f} | {row['false_abstention']:.3f} |" for row in curve]
+    return [*lines, ""]
+
+
 def write_reports(out_dir: Path, summaries: dict[str, dict], by_kind: dict[str, dict], default: str,
-                  rows: list[dict], extra_sections: list[str], meta: dict) -> None:
+                  rows: list[dict], extra_sections: list[str], meta: dict, curve: list[dict] = ()) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "latest.json").write_text(json.dumps(
-        {**meta, "default_config": default, "configs": summaries, "by_kind": by_kind, "questions": rows},
+        {**meta, "default_config": default, "configs": summaries, "by_kind": by_kind, "questions": rows,
+         "abstention_curve": curve},
         indent=2, ensure_ascii=False), encoding="utf-8")
     plot = out_dir / "recall_at_k.png"
     write_plot(summaries, plot)

@@ -43,11 +43,12 @@ class SearchConfig:
     # Mark the answer with the window embeddings (False: by shared words only).
     sentence_embeddings: bool = True
     # Abstention: confidence = dense score of the best passage + coverage_weight * the IDF-weighted share
-    # of the question's words the top coverage_depth passages hold; below answer_threshold the reports
-    # are taken not to answer. Calibrated on the fixed question set (eval/): the middle of the gap between
-    # the unanswerable question scored highest that still abstains (1.0565) and the answerable one next above
-    # it (1.0617) -- 8 of 10 unanswerable abstain, 3 of 78 answerable do. A narrow gap: expect less elsewhere.
-    # (Re-read after the answer-type, acronym-introduction and decision-heading features: 1.057 -> 1.059.)
+    # of the question's words the top coverage_depth passages hold, "best" and "top" by words and meaning
+    # alone (bonuses for kinds of passage and the council-first order move passages, not the evidence);
+    # below answer_threshold the reports are taken not to answer. Calibrated on the fixed question set
+    # (`python -m eval` prints the trade-off): the middle of the gap between the unanswerable question scored
+    # highest that still abstains (1.0565) and the answerable one next above it (1.0617) -- 8 of 10
+    # unanswerable abstain, 1 of 78 answerable does. A narrow gap: expect less elsewhere.
     coverage_weight: float = 1.0
     coverage_depth: int = 3
     # hybrid fusion: "rrf" (reciprocal rank fusion) or "linear" (dense score + term_weight * IDF share).
@@ -84,6 +85,7 @@ class _Candidate:
     cosine: float = 0.0
     window_cosines: np.ndarray | None = None
     window_cosine: float = 0.0  # the best window's
+    evidence: float = 0.0  # the linear score before the bonuses for kinds of passage
     window_bounds: tuple[np.ndarray, np.ndarray] | None = None  # starts, ends: spans made only if marked
 
 
@@ -234,6 +236,7 @@ class Searcher:
                 c.score = self._dense_score(c) + cfg.term_weight * _weighted_share(term_weights, held, term_total)
                 if phrases:
                     c.score += cfg.phrase_weight * _phrase_share(phrases, c.record, held, read.lowered)
+                c.evidence = c.score
                 if plan.wants_decision and (c.record.kind == "decision" or
                                             (cfg.decision_headings and decision_heading(c.record.heading))):
                     c.score += cfg.linear_decision_bonus
@@ -282,7 +285,9 @@ class Searcher:
         reports never mention keeps a distinctive word that no top passage has)."""
         if not candidates:
             return 0.0, {}
-        best = candidates[0]
+        # the passages closest in words and meaning, before bonuses for kinds of passage and the council's order
+        by_evidence = sorted(candidates, key=lambda c: -c.evidence)
+        best = by_evidence[0]
         terms = query_terms(question)
         counts = self.index.term_counts(terms)
         weights = {t: idf(count, self.index.chunk_count) for t, count in counts.items()}
@@ -290,7 +295,7 @@ class Searcher:
         # Held by a top passage: the same word matching as ranking (a term no chunk holds is held by none).
         wanted = frozenset(stem(t) for t in terms)
         held = set().union(*(_chunk_text(c.record.heading, c.record.text).stems & wanted
-                             for c in candidates[:self.config.coverage_depth]))
+                             for c in by_evidence[:self.config.coverage_depth]))
         coverage = (sum(w for t, w in weights.items() if counts[t] and stem(t) in held) / weight_sum
                     if weight_sum else 1.0)
         dense = self._dense_score(best)

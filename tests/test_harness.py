@@ -26,3 +26,24 @@ def test_summary_counts_recall_and_false_abstention():
     result = score_response(QUESTION, {**response(2), "answered": False}, 0.01)
     summary = summarise([result])
     assert summary["recall@1"] == 1.0 and summary["false_abstention"] == 1.0
+
+
+def test_the_abstention_curve_steps_through_each_unanswerable_question():
+    from eval.harness import QuestionResult, abstention_curve
+
+    unanswerable = Question("u", "is the moon made of cheese", "unanswerable")
+
+    def result(question, confidence, answered):
+        return QuestionResult(question, {"answered": answered, "confidence": confidence, "passages": []}, 0.01)
+
+    results = [result(unanswerable, 0.5, False), result(unanswerable, 0.9, True),
+               result(QUESTION, 0.6, True), result(QUESTION, 1.2, True),
+               result(QUESTION, 0.3, True)]  # answered below the threshold: a defined term, always answered
+    curve = abstention_curve(results, threshold_used=0.55)
+    assert [(round(r["threshold"], 2), r["abstention"], r["false_abstention"]) for r in curve] == [
+        (0.5, 0.0, 0.0), (0.5, 0.5, 0.0), (0.9, 1.0, 1 / 3)]
+    # without the threshold it ran at: read off the answers (0.3 was answered below 0.5, which abstained)
+    assert abstention_curve(results) == curve
+    assert abstention_curve([result(QUESTION, 0.6, True)]) == []  # nothing unanswerable: no curve
+    no_confidence = QuestionResult(unanswerable, {"answered": False, "passages": []}, 0.01)
+    assert abstention_curve([no_confidence, result(QUESTION, 0.6, True)]) == []

@@ -319,3 +319,11 @@ def test_a_passage_under_a_decision_heading_counts_as_a_decision(searcher, monke
     assert moved and set(plain) == set(boosted)
     for chunk_id, passage in boosted.items():
         assert passage.score - plain[chunk_id].score == pytest.approx(0.1 if chunk_id in moved else 0.0)
+
+
+def test_confidence_reads_the_passages_closest_in_words_and_meaning_not_the_bonuses(searcher):
+    question = "safeguarding training for councillors in Telford"
+    plain = searcher.with_config(council_first=False, linear_decision_bonus=0.0).search(question, k=10)
+    reordered = searcher.search(question, k=10)  # Telford's passages first
+    assert [p.chunk_id for p in reordered.passages[:3]] != [p.chunk_id for p in plain.passages[:3]]
+    assert reordered.confidence == pytest.approx(plain.confidence)
