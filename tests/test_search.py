@@ -239,7 +239,7 @@ def test_phrase_scan_matches_at_word_starts_only():
 
 def test_acronym_questions_and_the_passages_that_introduce_the_acronym():
     from retriever.query import QueryPlan
-    from retriever.search import asked_acronyms, introduces_pattern
+    from retriever.cues import asked_acronyms, introduces_pattern
 
     def plan(question, defines=()):
         return QueryPlan(question, question, (), None, False, (("CEOP", "Child Exploitation and Online Protection Centre"),),
@@ -266,7 +266,7 @@ def test_an_acronym_alone_prefers_the_passage_that_introduces_it(searcher):
 
 
 def test_what_a_question_asks_for_and_what_states_it():
-    from retriever.search import answer_type_pattern, states
+    from retriever.cues import answer_type_pattern, states
 
     quantity = answer_type_pattern("How many young people were at risk?")
     assert quantity is answer_type_pattern("what percentage of drivers were trained")
@@ -300,7 +300,7 @@ def test_a_quantity_question_prefers_the_passage_whose_answer_states_one(searche
 def test_a_passage_under_a_decision_heading_counts_as_a_decision(searcher, monkeypatch):
     from dataclasses import replace
 
-    from retriever.search import decision_heading
+    from retriever.cues import decision_heading
 
     assert decision_heading("RECOMMENDATIONS") and decision_heading("RESOLVED that –")
     assert decision_heading("Recommendation 9: Sexual Health Services")
