@@ -304,16 +304,19 @@ class IndexReader:
         """Top k (chunk id, BM25 score, higher is better) for an FTS5 MATCH expression."""
         if not match:
             return []
-        sql = "SELECT c.rowid, bm25(chunks_fts, 1.0, 0.5) AS s FROM chunks_fts c WHERE chunks_fts MATCH ?"
-        args: list = [match]
-        if doc_ids is not None:
-            sql = ("SELECT c.rowid, bm25(chunks_fts, 1.0, 0.5) AS s FROM chunks_fts c "
-                   f"JOIN chunks ch ON ch.id = c.rowid WHERE chunks_fts MATCH ? AND ch.doc_id IN "
-                   f"({','.join('?' * len(doc_ids))})")
-            args += doc_ids
-        sql += " ORDER BY s LIMIT ?"
-        args.append(k)
+        sql = lexical_sql(None if doc_ids is None else len(doc_ids))
+        args = [match, *(doc_ids or []), k]
         return [(r[0], -r[1]) for r in self._conn().execute(sql, args)]
+
+
+def lexical_sql(documents: int | None) -> str:
+    """The BM25 query: parameters MATCH, then `documents` document ids when filtered, then k. Unfiltered,
+    it reads FTS5 alone: a join to the chunks table there doubled its time at 100k chunks."""
+    if documents is None:
+        return ("SELECT c.rowid, bm25(chunks_fts, 1.0, 0.5) AS s FROM chunks_fts c WHERE chunks_fts MATCH ? "
+                "ORDER BY s LIMIT ?")
+    return ("SELECT c.rowid, bm25(chunks_fts, 1.0, 0.5) AS s FROM chunks_fts c JOIN chunks ch ON ch.id = c.rowid "
+            f"WHERE chunks_fts MATCH ? AND ch.doc_id IN ({','.join('?' * documents)}) ORDER BY s LIMIT ?")
 
 
 def open_index(root: Path, model: str, dimension: int) -> IndexReader:

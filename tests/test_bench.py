@@ -99,3 +99,21 @@ def test_a_quality_row_standing_for_another_encoder_says_so():
                           "onnx": {"recall@5": 0.78, "answerable": 78}}}
     md = bench.markdown_report({**report, "targets": []})
     assert "torch (= onnx: the same vectors)" in md
+
+
+def test_scale_bench_can_re_time_the_lexical_side_alone(tmp_path):
+    import json
+
+    from eval import bench_scale
+
+    out = tmp_path / "scale.json"
+    shipped = json.loads((bench_scale.RESULTS_DIR / "bench_scale.json").read_text())
+    dense = shipped["sizes"][0]["dense"]  # a real report's vector side, standing in at 400 chunks
+    out.write_text(json.dumps({**shipped, "sizes": [{"n": 400, "dense": dense}]}))
+    assert bench_scale.main(["--fts-only", "--sizes", "400", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    size, = report["sizes"]
+    assert size["dense"] == dense  # the vector side is kept as it was
+    assert size["fts"]["p50_ms"] > 0 and size["fts"]["filtered_p50_ms"] > 0 and size["fts"]["mean_rows_matched"] > 0
+    assert "--fts-only" in report["fts_command"]
+    assert "filtered p50 ms" in out.with_suffix(".md").read_text()
