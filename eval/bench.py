@@ -24,6 +24,7 @@ import json
 import os
 import platform
 import shlex
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -629,6 +630,9 @@ def fastest_within(report: dict, tolerance: float = 0.01) -> dict | None:
 
 # -- main --------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
+    # A `kill` (SIGTERM) ends the bench the way Ctrl-C does, so its ingest and server children are stopped
+    # too: left running, an orphaned ingest took one of the two cores from the next run.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     parser = argparse.ArgumentParser(prog="python -m eval.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a small version: few texts and questions, one "
                                                              "encoder besides torch, no 32 clients")
