@@ -221,7 +221,7 @@ class Searcher:
         term_total = sum(term_weights.values())
         definition = defines_pattern(plan.defines) if cfg.linear_definition_bonus else None
         # A passage can define X only if it holds every word of X (or of X's other name): most candidates don't.
-        defined_stems = [frozenset(map(stem, query_terms(subject))) for subject in plan.defines]
+        defined_stems = [stems(subject) for subject in plan.defines]
         introduction = introduces_pattern(asked_acronyms(plan)) if cfg.linear_introduction_bonus else None
         answer_type = answer_type_pattern(plan.question) if cfg.linear_answer_type_bonus else None
         phrases = (question_phrases(plan.question, term_weights)
@@ -397,10 +397,9 @@ def _window_stems(text: str) -> frozenset[str]:
     return frozenset(stems(text))
 
 
-def _weighted_share(weights: dict[str, float], held: set[str], total: float | None = None) -> float:
+def _weighted_share(weights: dict[str, float], held: set[str], total: float) -> float:
     """IDF-weighted share of the terms that the passage (or its heading) holds (`held`: those stems);
-    `total`, the sum of the weights, when the caller has it."""
-    total = sum(weights.values()) if total is None else total
+    `total`: the sum of the weights, made once per question."""
     return sum(weights[t] for t in held) / total if total else 0.0
 
 
