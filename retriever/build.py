@@ -31,7 +31,9 @@ from ingest.readers import SUPPORTED_SUFFIXES, default_workers
 from ingest.windows import answer_windows
 from ingest.vocabulary import Term, find_terms
 from retriever.encoder import Encoder
-from retriever.store import (BUILDS_DIR, CURRENT_LINK, DATABASE_FILE, FORMAT_VERSION, MANIFEST_FILE, SCHEMA,
+from retriever import bm25
+from retriever.store import (BUILDS_DIR, CURRENT_LINK, DATABASE_FILE, FORMAT_VERSION, FTS_COLUMN_WEIGHTS,
+                             MANIFEST_FILE, POSTINGS_DIR, SCHEMA,
                              VECTORS_FILE, WINDOW_VECTORS_FILE, IndexReader, IndexUnavailable, connect, current_build, fsync_tree)
 from retriever.vectors import build_vector_index, save_vector_index
 
@@ -443,6 +445,7 @@ def _write_build(root: Path, previous_build: Path | None, stale_files: list[str]
                 save_vector_index(build_vector_index(np.array(ids, dtype=np.int64), matrix, encoder.dimension),
                                   tmp / file)
         conn.execute("VACUUM")
+        bm25.save_postings(bm25.read_postings(conn, "chunks_fts", FTS_COLUMN_WEIGHTS), tmp / POSTINGS_DIR)
         conn.close()
         manifest = {"format": FORMAT_VERSION, "model": encoder.name, "dimension": encoder.dimension,
                     "chunking": asdict(params), "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -14,7 +14,7 @@ import numpy as np
 
 from ingest.chunking import sentence_spans
 from retriever.encoder import Encoder
-from retriever.lexical import fts_match, query_bigrams, query_terms, stem, stems
+from retriever.lexical import query_bigrams, query_terms, stem, stems
 from retriever.cues import answer_type_pattern, asked_acronyms, decision_heading, introduces_pattern, states
 from retriever.query import QueryPlan, defines_pattern, plan_query
 from retriever.results import Answer, DocumentRef, Passage
@@ -175,7 +175,7 @@ class Searcher:
     def _lexical(self, plan: QueryPlan, n: int, doc_ids: list[str] | None) -> list[tuple[int, float]]:
         """Top n chunks by BM25 over the question's words."""
         terms = ranking_terms(self.index.term_counts(list(plan.lexical_terms)), self.index.chunk_count)
-        return self.index.lexical_search(fts_match(terms), n, doc_ids)
+        return self.index.lexical_search(terms, n, doc_ids)
 
     def _candidates(self, plan: QueryPlan, vector: np.ndarray | None, doc_ids: list[str] | None,
                     kind: str | None, n: int, lexical: list[tuple[int, float]]) -> list[_Candidate]:
@@ -222,20 +222,28 @@ class Searcher:
         definition = defines_pattern(plan.defines) if cfg.linear_definition_bonus else None
         # A passage can define X only if it holds every word of X (or of X's other name): most candidates don't.
         defined_stems = [stems(subject) for subject in plan.defines]
-        introduction = introduces_pattern(asked_acronyms(plan)) if cfg.linear_introduction_bonus else None
+        asked = asked_acronyms(plan) if cfg.linear_introduction_bonus else ()
+        introduction = introduces_pattern(asked)
+        # the pattern needs one of the acronyms: a substring test skips most candidates before the regex
+        asked_lowered = [a.lower() for a in asked]
         answer_type = answer_type_pattern(plan.question) if cfg.linear_answer_type_bonus else None
         phrases = (question_phrases(plan.question, term_weights)
                    if cfg.phrase_weight and cfg.fusion == "linear" else [])
         wanted = frozenset(t for t, w in term_weights.items() if w)
+        phrase_total = sum(p.weight for p in phrases)
+        share_of: dict[frozenset[str], float] = {}  # candidates holding the same terms share a term share
         for c in candidates:
             if linear:
                 # Scores, not ranks: how close the passage is in meaning, plus how much of the
                 # question's distinctive vocabulary it holds; RRF throws both magnitudes away.
                 read = _chunk_text(c.record.heading, c.record.text)
-                held = (read.stems & wanted) if wanted else set()
-                c.score = self._dense_score(c) + cfg.term_weight * _weighted_share(term_weights, held, term_total)
-                if phrases:
-                    c.score += cfg.phrase_weight * _phrase_share(phrases, c.record, held, read.lowered)
+                held = (read.stems & wanted) if wanted else frozenset()
+                share = share_of.get(held)
+                if share is None:
+                    share = share_of[held] = _weighted_share(term_weights, held, term_total)
+                c.score = self._dense_score(c) + cfg.term_weight * share
+                if phrase_total:
+                    c.score += cfg.phrase_weight * _phrases_held(phrases, held, read.lowered) / phrase_total
                 c.evidence = c.score
                 if plan.wants_decision and (c.record.kind == "decision" or
                                             (cfg.decision_headings and decision_heading(c.record.heading))):
@@ -243,7 +251,8 @@ class Searcher:
                 if (definition is not None and any(words <= read.stems for words in defined_stems)
                         and definition.search(c.record.text)):
                     c.score += cfg.linear_definition_bonus
-                if introduction is not None and introduction.search(c.record.text):
+                if (introduction is not None and any(a in read.lowered for a in asked_lowered)
+                        and introduction.search(c.record.text)):
                     c.score += cfg.linear_introduction_bonus
                 if answer_type is not None and states(answer_type, _best_window_text(c)):
                     c.score += cfg.linear_answer_type_bonus
@@ -445,16 +454,17 @@ def _has_phrase(pattern: re.Pattern, lowered: str) -> bool:
     return False
 
 
-def _phrase_share(phrases: list[_Phrase], record: ChunkRecord, held: set[str] | None = None,
-                  lowered: str | None = None) -> float:
-    """Weighted share of the phrases the passage has; `held` (stems it holds) skips the scan when it
-    lacks a word of the pair, as most candidates do; `lowered`, the text lower-cased, if the caller has it."""
+def _phrase_share(phrases: list[_Phrase], record: ChunkRecord) -> float:
+    """Weighted share of the phrases the passage has."""
     total = sum(p.weight for p in phrases)
-    if lowered is None:
-        lowered = record.text.lower()
-    found = sum(p.weight for p in phrases
-                if (held is None or (p.stems[0] in held and p.stems[1] in held)) and _has_phrase(p.pattern, lowered))
-    return found / total if total else 0.0
+    return _phrases_held(phrases, None, record.text.lower()) / total if total else 0.0
+
+
+def _phrases_held(phrases: list[_Phrase], held: frozenset[str] | None, lowered: str) -> float:
+    """The summed weight of the phrases in `lowered` (a passage's text, lower-cased); `held`, the stems it
+    holds, skips the scan when it lacks a word of the pair, as most candidates do."""
+    return sum(p.weight for p in phrases
+               if (held is None or (p.stems[0] in held and p.stems[1] in held)) and _has_phrase(p.pattern, lowered))
 
 
 def page_of_offset(record: ChunkRecord, offset: int) -> int:

@@ -12,10 +12,13 @@ import sqlite3
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
+from retriever import bm25
+from retriever.lexical import fts_match
 from retriever.vectors import load_vector_index
 
 FORMAT_VERSION = 3
@@ -23,11 +26,16 @@ DATABASE_FILE = "index.sqlite"
 VECTORS_FILE = "vectors.faiss"
 WINDOW_VECTORS_FILE = "windows.faiss"
 MANIFEST_FILE = "manifest.json"
+POSTINGS_DIR = "postings"  # retriever.bm25's arrays; a build without them is searched by FTS5 alone
 CURRENT_LINK = "current"
 BUILDS_DIR = "builds"
 # Chunk records kept in memory after first use (a build never changes): enough for every candidate
 # of many questions, small beside the vectors (about 2 KB a chunk).
 CHUNK_CACHE_SIZE = 20_000
+
+FTS_TOKENIZER = "porter unicode61"
+# bm25() weights of chunks_fts's columns: a word in a heading counts half one in the text
+FTS_COLUMN_WEIGHTS = {"text": 1.0, "heading": 0.5}
 
 SCHEMA = """
 CREATE TABLE documents (
@@ -57,9 +65,9 @@ CREATE TABLE terms (
 );
 CREATE INDEX chunks_doc ON chunks(doc_id, ordinal);
 CREATE VIRTUAL TABLE chunks_fts USING fts5(
-    text, heading, content='chunks', content_rowid='id', tokenize='porter unicode61'
+    text, heading, content='chunks', content_rowid='id', tokenize='{tokenizer}'
 );
-"""
+""".format(tokenizer=FTS_TOKENIZER)
 
 
 class IndexUnavailable(Exception):
@@ -204,7 +212,8 @@ class IndexReader:
             self._chunk_ids = np.array([i for i, _ in owners], dtype=np.int64)
             self._chunk_doc_codes = np.array([doc_codes.get(d, -1) for _, d in owners], dtype=np.int32)
             self._doc_codes = doc_codes
-        except (RuntimeError, sqlite3.DatabaseError) as exc:
+            self.postings = bm25.load_postings(build / POSTINGS_DIR)
+        except (RuntimeError, ValueError, OSError, sqlite3.DatabaseError) as exc:
             raise IndexUnavailable(f"index in {build} is damaged ({exc}): rebuild it with `onrecord ingest`") from exc
         if self.vectors.ntotal != self.chunk_count:
             raise IndexUnavailable(f"index in {build} is inconsistent: {self.vectors.ntotal} vectors for "
@@ -212,6 +221,9 @@ class IndexReader:
         if self.window_vectors.ntotal != self.window_count:
             raise IndexUnavailable(f"index in {build} is inconsistent: {self.window_vectors.ntotal} window vectors "
                                    f"for {self.window_count} windows; rebuild it with `onrecord ingest`")
+        if self.postings is not None and not np.array_equal(self.postings.chunk_ids, self._chunk_ids):
+            raise IndexUnavailable(f"index in {build} is inconsistent: its postings are not of its chunks; "
+                                   "rebuild it with `onrecord ingest`")
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -300,13 +312,40 @@ class IndexReader:
             counts[term] = count
         return counts
 
-    def lexical_search(self, match: str, k: int, doc_ids: list[str] | None = None) -> list[tuple[int, float]]:
-        """Top k (chunk id, BM25 score, higher is better) for an FTS5 MATCH expression."""
-        if not match:
+    def lexical_search(self, terms: list[str], k: int, doc_ids: list[str] | None = None) -> list[tuple[int, float]]:
+        """Top k (chunk id, BM25 score, higher is better) for the chunks holding any of the terms, as FTS5's
+        bm25() ranks them: from the postings in memory where every term is one FTS5 token, else by FTS5."""
+        terms = [t for t in terms if t]
+        if not terms:
             return []
+        tokens = [fts_tokens(t) for t in terms]
+        if self.postings is not None and all(len(t) <= 1 for t in tokens):
+            allowed = None
+            if doc_ids is not None:
+                codes = [self._doc_codes[d] for d in doc_ids if d in self._doc_codes]
+                allowed = np.isin(self._chunk_doc_codes, codes)
+            return bm25.search(self.postings, [t[0] for t in tokens if t], k, allowed)
         sql = lexical_sql(None if doc_ids is None else len(doc_ids))
-        args = [match, *(doc_ids or []), k]
+        args = [fts_match(terms), *(doc_ids or []), k]
         return [(r[0], -r[1]) for r in self._conn().execute(sql, args)]
+
+
+_tokenizers = threading.local()
+
+
+@lru_cache(maxsize=65536)
+def fts_tokens(term: str) -> tuple[str, ...]:
+    """The tokens FTS5 makes of a term (stemmed, folded), by asking FTS5 itself: an in-memory table per thread."""
+    conn = getattr(_tokenizers, "conn", None)
+    if conn is None:
+        conn = _tokenizers.conn = sqlite3.connect(":memory:")
+        conn.execute(f"CREATE VIRTUAL TABLE t USING fts5(x, tokenize='{FTS_TOKENIZER}')")
+        conn.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, 'instance')")
+    with conn:
+        conn.execute("INSERT INTO t (rowid, x) VALUES (1, ?)", (term,))
+        tokens = tuple(r[0] for r in conn.execute("SELECT term FROM v ORDER BY offset"))
+        conn.execute("DELETE FROM t")
+    return tokens
 
 
 def lexical_sql(documents: int | None) -> str:
@@ -328,6 +367,9 @@ def open_index(root: Path, model: str, dimension: int) -> IndexReader:
 
 def fsync_tree(path: Path) -> None:
     for item in [*path.iterdir(), path]:
+        if item.is_dir() and item != path:
+            fsync_tree(item)
+            continue
         fd = os.open(item, os.O_RDONLY)
         try:
             os.fsync(fd)

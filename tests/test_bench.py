@@ -79,7 +79,8 @@ def test_target_rows_and_fastest_encoder_from_a_report():
         "quality": {"torch": {"recall@5": 0.80}, "onnx": {"recall@5": 0.80}, "onnx-int8": {"recall@5": 0.785}},
         "query": {"in_process": {"torch": {"search_over_embed": 1.4}},
                   "http": {"torch": {"startup_s": 6.0, "sequential": {"p50_ms": 20.0}}}},
-        "scale": {"at_1m": {"kind": "hnsw", "p50_ms": 0.7, "recall_at_10": 0.96, "fts_p50_ms": 76.0}},
+        "scale": {"at_1m": {"kind": "hnsw", "p50_ms": 0.7, "recall_at_10": 0.96, "fts_p50_ms": 76.0,
+                             "bm25_p50_ms": 3.0}},
     }
     rows = bench.target_rows(report)
     by_what = {r["what"]: r["passed"] for r in rows}
@@ -87,7 +88,8 @@ def test_target_rows_and_fastest_encoder_from_a_report():
     assert by_what["embedding: int8"] is True and by_what["embedding: onnx"] is False
     assert by_what["recall@5 delta, onnx-int8 vs torch"] is False  # 0.015 below torch
     assert by_what["start to /healthz ready, torch"] is False
-    assert by_what["1M chunks: vector + FTS5 query p50 (sum)"] is False
+    assert by_what["1M chunks: vector + FTS5 query p50 (sum; a build without postings)"] is False
+    assert by_what["1M chunks: vector + BM25 from postings (the searcher's) query p50 (sum)"] is True
     assert by_what["this benchmark's run time"] is True
     fastest = bench.fastest_within(report)
     assert fastest["encoder"] == "onnx"  # int8 is faster but loses 0.015 recall@5
@@ -116,4 +118,6 @@ def test_scale_bench_can_re_time_the_lexical_side_alone(tmp_path):
     assert size["dense"] == dense  # the vector side is kept as it was
     assert size["fts"]["p50_ms"] > 0 and size["fts"]["filtered_p50_ms"] > 0 and size["fts"]["mean_rows_matched"] > 0
     assert "--fts-only" in report["fts_command"]
+    assert size["fts"]["memory_p50_ms"] > 0 and size["fts"]["postings_mb"] > 0
+    assert size["fts"]["memory_same_top_as_fts5"] == 1.0  # the postings rank as FTS5 does, ties included
     assert "filtered p50 ms" in out.with_suffix(".md").read_text()
