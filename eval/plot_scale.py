@@ -26,6 +26,12 @@ def plot(report: dict, out: Path) -> Path:
         latency.plot([n for n, _ in fts], [f["p50_ms"] for _, f in fts], marker="s", linestyle="--", label="FTS5 p50")
         memory.plot([n for n, _ in fts], [f.get("db_mb", 0) for _, f in fts], marker="s", linestyle="--",
                     label="FTS5 database")
+    postings = [(n, f) for n, f in fts if "memory_p50_ms" in f]
+    if postings:
+        latency.plot([n for n, _ in postings], [f["memory_p50_ms"] for _, f in postings], marker="^", linestyle=":",
+                     label="BM25 postings p50")
+        memory.plot([n for n, _ in postings], [f["postings_mb"] for _, f in postings], marker="^", linestyle=":",
+                    label="BM25 postings")
     for axis, label in ((latency, "query latency, ms (one query, one thread)"), (memory, "size, MB")):
         axis.set_xscale("log")
         axis.set_yscale("log")

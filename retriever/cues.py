@@ -25,11 +25,15 @@ def asked_acronyms(plan: QueryPlan) -> tuple[str, ...]:
 
 
 def introduces_pattern(acronyms: tuple[str, ...]) -> re.Pattern | None:
-    """The acronym in brackets after its long form ("... Centre (CEOP)"), or opening a line as "CEOP - ..."."""
+    """The acronym in brackets after its long form ("... Centre (CEOP)"), or opening a line as "CEOP - ..." (after
+    a bullet or paragraph number, if any)."""
     if not acronyms:
         return None
     names = "|".join(map(re.escape, sorted(acronyms, key=len, reverse=True)))
-    return re.compile(rf"\(\s*[\"'“‘]?(?:{names})[\"'”’]?\s*\)|(?:^|\n)\s*(?:{names})\s*[–—:-]\s", re.IGNORECASE)
+    # a line may open with a bullet or a paragraph number first ("- 4.5 SEMT – Sexually Exploited ...")
+    marker = r"(?:[-•*]\s*)?(?:\(?\d+(?:\.\d+)*[.)]?\s+)?"
+    return re.compile(rf"\(\s*[\"'“‘]?(?:{names})[\"'”’]?\s*\)|(?:^|\n)\s*{marker}(?:{names})\s*[–—:-]\s",
+                      re.IGNORECASE)
 
 
 _QUANTITY_QUESTION = re.compile(r"\bhow\s+(?:many|much)\b|\bwhat\s+(?:percentage|proportion|number|amount|age)s?\b",
@@ -38,6 +42,8 @@ _QUANTITY_QUESTION = re.compile(r"\bhow\s+(?:many|much)\b|\bwhat\s+(?:percentage
 # a list marker opening a line ("2.", "(3)"), which _LIST_MARKER takes off first.
 _QUANTITY = re.compile(r"[£$%]|\d\s*per\s*cent|(?<![\d./])\b(?!(?:19|20)\d\d\b)\d[\d,]*\b(?![./]\d)", re.IGNORECASE)
 _LIST_MARKER = re.compile(r"^\s*\(?\d+(?:(?:\.\d+)+\.?|[.)])(?=\s)", re.MULTILINE)
+# a contents line's page number after its dot leader ("What is Grooming?..... 7"): a page, not a quantity
+_PAGE_REFERENCE = re.compile(r"(?:\.{3,}|…+)\s*\d+\b")
 _DATE_QUESTION = re.compile(r"^\W*when\b|\bwhat\s+(?:date|year|month|day)\b|\bby\s+when\b", re.IGNORECASE)
 _DATE = re.compile(r"\b(?:19|20)\d\d\b|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sept?|oct|nov|dec)[a-z]*\b", re.IGNORECASE)
 
@@ -54,9 +60,9 @@ def answer_type_pattern(question: str) -> re.Pattern | None:
 
 @lru_cache(maxsize=16384)
 def states(pattern: re.Pattern, text: str) -> bool:
-    """Whether a sentence states what the pattern looks for, list markers aside (remembered: the same
-    sentences come back question after question)."""
-    return bool(pattern.search(_LIST_MARKER.sub("", text)))
+    """Whether a sentence states what the pattern looks for, list markers and contents pages' page numbers aside
+    (remembered: the same sentences come back question after question)."""
+    return bool(pattern.search(_PAGE_REFERENCE.sub("", _LIST_MARKER.sub("", text))))
 
 
 _DECISION_HEADING = re.compile(r"^\W*(?:recommendations?|resolved|resolutions?|decisions?)\b", re.IGNORECASE)

@@ -252,7 +252,10 @@ def test_acronym_questions_and_the_passages_that_introduce_the_acronym():
     assert pattern.search("According to the Child Exploitation and Online Protection Centre (CEOP) most offences")
     assert pattern.search("4.4 The course is mandatory.\n\nSEMT – Sexually Exploited Missing and Trafficked Committee")
     assert pattern.search('the Children Abused Through Exploitation, ("CEOP"), team')
+    assert pattern.search("practice.\n4.5 SEMT – Sexually Exploited Missing and Trafficked Committee")  # numbered
+    assert pattern.search("groups:\n• SEMT: the Sexually Exploited Missing and Trafficked Committee")  # bulleted
     assert not pattern.search("Young people talked about clicking the CEOP red button.")
+    assert not pattern.search("In 2015 SEMT - its chair - reported to the board.")  # mid-line, not a line's opening
     assert introduces_pattern(()) is None
 
 
@@ -276,6 +279,8 @@ def test_what_a_question_asks_for_and_what_states_it():
     assert states(quantity, "31 of the young people were female")
     assert not states(quantity, "5.6.6 The Committee heard evidence from the police")  # a paragraph number
     assert not states(quantity, "2. Purpose of the report\n(3) that the Cabinet note it")  # list markers
+    assert not states(quantity, "What is Grooming?.....\t7\nWho is at risk?..... 8")  # a contents page's pages
+    assert states(quantity, "Who is at risk?..... 8\nIn total 72 young people were assessed")
     assert not states(quantity, "In 2015 the Board reviewed its policy")  # a year is not a quantity
     date = answer_type_pattern("when did Wolverhampton open its MASH")
     assert date is not quantity and answer_type_pattern("In what year was the hub opened?") is date
