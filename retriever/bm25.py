@@ -49,26 +49,38 @@ class Postings:
 def read_postings(conn: sqlite3.Connection, fts_table: str, column_weights: dict[str, float],
                   batch: int = 500_000) -> Postings:
     """The postings of an FTS5 table (external content: its rowids are the chunk ids), from its own tokens.
-    Read in batches into arrays (12 bytes a token occurrence), not Python objects: 1M chunks hold ~10^8."""
+    Read in batches into arrays (a few bytes a token occurrence), not Python objects: 1M chunks hold ~10^8."""
     conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.postings_vocab USING fts5vocab(main, {fts_table}, "
                  "'instance')")
+    conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.postings_terms USING fts5vocab(main, {fts_table}, 'row')")
     try:
         chunk_ids = np.array([r[0] for r in conn.execute(f"SELECT rowid FROM {fts_table}_docsize ORDER BY rowid")],
                              dtype=np.int64)
-        codes: dict[str, int] = {}
-        token_parts, row_parts, weight_parts = [], [], []
-        cursor = conn.execute("SELECT term, doc, col FROM temp.postings_vocab")
-        while rows := cursor.fetchmany(batch):
-            terms, docs, columns = zip(*rows)
-            token_parts.append(np.array([codes.setdefault(t, len(codes)) for t in terms], dtype=np.int32))
-            row_parts.append(np.searchsorted(chunk_ids, np.array(docs, dtype=np.int64)).astype(np.int32))
-            weight_parts.append(np.array([column_weights[c] for c in columns], dtype=np.float32))
+        # Both vocabularies walk FTS5's index in term order: each term's occurrences (instance rows, read as
+        # numbers only) follow one another, cnt of them; so no string is read per occurrence.
+        terms = conn.execute("SELECT term, doc, cnt FROM temp.postings_terms").fetchall()
+        columns = list(column_weights)
+        column_code = "CASE col " + " ".join(f"WHEN '{c}' THEN {i}" for i, c in enumerate(columns)) + " END"
+        row_parts, column_parts = [], []
+        cursor = conn.execute(f"SELECT doc, {column_code} FROM temp.postings_vocab")
+        while pairs := cursor.fetchmany(batch):
+            pairs = np.array(pairs, dtype=np.int64).reshape(-1, 2)
+            row_parts.append(np.searchsorted(chunk_ids, pairs[:, 0]).astype(np.int32))
+            column_parts.append(pairs[:, 1].astype(np.int8))
     finally:
         conn.execute("DROP TABLE temp.postings_vocab")
-    token_of = np.concatenate(token_parts) if token_parts else np.zeros(0, dtype=np.int32)
+        conn.execute("DROP TABLE temp.postings_terms")
+    names = np.array([t for t, _, _ in terms], dtype=str)
+    holding = np.array([d for _, d, _ in terms], dtype=np.int64)
+    occurrences = np.array([c for _, _, c in terms], dtype=np.int64)
     rows = np.concatenate(row_parts) if row_parts else np.zeros(0, dtype=np.int32)
-    weights = np.concatenate(weight_parts) if weight_parts else np.zeros(0, dtype=np.float32)
-    del token_parts, row_parts, weight_parts
+    weights = np.array([column_weights[c] for c in columns], dtype=np.float32)[
+        np.concatenate(column_parts) if column_parts else np.zeros(0, dtype=np.int8)]
+    del row_parts, column_parts
+    if int(occurrences.sum()) != len(rows):
+        raise RuntimeError(f"{fts_table}: its vocabulary counts {int(occurrences.sum())} token occurrences, "
+                           f"its instances {len(rows)}")
+    token_of = np.repeat(np.arange(len(names), dtype=np.int32), occurrences)
     lengths = np.bincount(rows, minlength=len(chunk_ids)).astype(np.int32)
     # fts5vocab lists a term's occurrences together, by row: sort only if it ever does not
     same_token = token_of[1:] == token_of[:-1]
@@ -81,8 +93,9 @@ def read_postings(conn: sqlite3.Connection, fts_table: str, column_weights: dict
     freqs = np.add.reduceat(weights, starts) if len(starts) else np.zeros(0, dtype=np.float32)
     posting_tokens, posting_rows = token_of[starts], rows[starts]
     del token_of, rows, weights, same_token
+    if not np.array_equal(np.bincount(posting_tokens, minlength=len(names)), holding):
+        raise RuntimeError(f"{fts_table}: postings disagree with its vocabulary's row counts")
     # tokens sorted as strings (for searchsorted), postings regrouped to follow them
-    names = np.array(list(codes), dtype=str)
     by_name = np.argsort(names, kind="stable")
     rank = np.empty(len(names), dtype=np.int32)
     rank[by_name] = np.arange(len(names), dtype=np.int32)
@@ -99,10 +112,12 @@ def save_postings(postings: Postings, folder: Path) -> None:
 
 
 def load_postings(folder: Path) -> Postings | None:
-    """The saved postings (memory-mapped: pages are read as queries touch them), or None if there are none."""
+    """The saved postings (memory-mapped: pages are read as queries touch them), or None if there are none.
+    Held as plain arrays over the mapping: slicing a np.memmap goes through Python (~3 us a slice)."""
     if not all((folder / f"{name}.npy").is_file() for name in FILES):
         return None
-    return Postings(**{name: np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False) for name in FILES})
+    return Postings(**{name: np.asarray(np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False))
+                       for name in FILES})
 
 
 def search(postings: Postings, phrases: list[str], k: int, allowed_rows: np.ndarray | None = None,

@@ -304,7 +304,11 @@ class IndexReader:
         counts: dict[str, int] = {}
         for term in terms:
             count = self._term_counts.get(term)
-            if count is None:  # a build never changes, so its counts can be remembered
+            tokens = fts_tokens(term) if count is None and self.postings is not None else ()
+            if len(tokens) == 1:  # one token: the chunks in its postings (no SQL; FTS5 counts them row by row)
+                a, b = self.postings.token_range(tokens[0])
+                count = b - a
+            elif count is None:  # a build never changes, so its counts can be remembered
                 match = '"' + term.replace('"', '""') + '"'
                 count = conn.execute("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", (match,)).fetchone()[0]
                 if len(self._term_counts) < 100_000:

@@ -81,6 +81,10 @@ def test_the_index_searches_its_postings_and_fts5_alike(built_index, fake_encode
     for terms, docs in [(["taxi", "licensing"], None), (["safeguarding", "exploitation"], None),
                         (["councillors", "training"], [next(iter(index.documents))])]:
         assert index.lexical_search(terms, 10, docs) == _fts_ranking(conn, terms, 10, docs)
+    terms = ["taxi", "licensing", "Exploitation", "councillors", "don't", "unheardof"]
+    assert index.term_counts(terms) == {
+        t: conn.execute("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", (fts_match([t]),)).fetchone()[0]
+        for t in terms}
     # a term of two tokens is a phrase: FTS5 answers it
     assert index.lexical_search(["don't", "taxi"], 10) == _fts_ranking(conn, ["don't", "taxi"], 10)
 
