@@ -454,12 +454,6 @@ def _has_phrase(pattern: re.Pattern, lowered: str) -> bool:
     return False
 
 
-def _phrase_share(phrases: list[_Phrase], record: ChunkRecord) -> float:
-    """Weighted share of the phrases the passage has."""
-    total = sum(p.weight for p in phrases)
-    return _phrases_held(phrases, None, record.text.lower()) / total if total else 0.0
-
-
 def _phrases_held(phrases: list[_Phrase], held: frozenset[str] | None, lowered: str) -> float:
     """The summed weight of the phrases in `lowered` (a passage's text, lower-cased); `held`, the stems it
     holds, skips the scan when it lacks a word of the pair, as most candidates do."""

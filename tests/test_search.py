@@ -170,8 +170,7 @@ def test_a_definition_question_prefers_the_passage_that_defines(searcher):
 
 def test_question_word_pairs_and_their_share():
     from retriever.lexical import query_bigrams
-    from retriever.search import _phrase_share, question_phrases
-    from retriever.store import ChunkRecord
+    from retriever.search import _phrases_held, question_phrases
 
     assert query_bigrams("Is Telford council going to set up its own local inquiry?") == [
         ("telford", "council"), ("council", "going"), ("local", "inquiry")]
@@ -180,7 +179,7 @@ def test_question_word_pairs_and_their_share():
     phrases = question_phrases("taxi licensing and local inquiries", {"taxi": 1.0, "licens": 1.0, "local": 0.5,
                                                                         "inquir": 2.0})
     def share(text):
-        return _phrase_share(phrases, ChunkRecord(1, "d", 0, text, "", 1, 1, ((1, 0, len(text)),), ""))
+        return _phrases_held(phrases, None, text.lower()) / sum(p.weight for p in phrases)
     assert share("Taxi licensing was reviewed.") == pytest.approx(2.0 / 4.5)
     assert share("a local public inquiry and taxi-licensing rules") == pytest.approx(1.0)  # one word between is fine
     assert share("licensing of taxis; the inquiry was local") == 0.0  # the words, not the pairs
