@@ -12,13 +12,17 @@ import re
 from ingest.chunking import sentence_spans
 
 _BLANK_LINE = re.compile(r"\n\s*\n")
+# A paragraph opening with a superscript number ("³¹ www.natcen.ac.uk/...", "² NSPCC, Grooming (2015) ..."): a
+# footnote, never the sentence that answers, and as a window of its own its URL words and the page footer run
+# into it can sit closer to a question than the answer does.
+_FOOTNOTE = re.compile(r"\s*[⁰¹²³⁴⁵⁶⁷⁸⁹]")
 
 MIN_WORDS = 20  # a shorter sentence is joined with the next, so a window says something on its own
 MAX_WORDS = 60
 
 
 def answer_windows(text: str, min_words: int = MIN_WORDS, max_words: int = MAX_WORDS) -> list[tuple[int, int]]:
-    """(start, end) offsets into text of non-overlapping windows that cover its sentences.
+    """(start, end) offsets into text of non-overlapping windows that cover its sentences, footnotes aside.
 
     A short sentence is joined with the next one in its paragraph, and a paragraph that is a single
     short piece (a heading, "Recommendation 20.") with the paragraph after it. The short last sentence
@@ -27,6 +31,10 @@ def answer_windows(text: str, min_words: int = MIN_WORDS, max_words: int = MAX_W
     """
     pieces: list[tuple[int, int, int, bool]] = []  # start, end, words, may join the next piece
     for para_start, para_end in _paragraphs(text):
+        if _FOOTNOTE.match(text, para_start):
+            if pieces:  # nor does a window run across it
+                pieces[-1] = (*pieces[-1][:3], False)
+            continue
         spans = sentence_spans(text, para_start, para_end) or [(para_start, para_end)]
         for i, (start, end) in enumerate(spans):
             closes_paragraph = i == len(spans) - 1 and len(spans) > 1

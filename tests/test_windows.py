@@ -20,3 +20,13 @@ def test_a_paragraphs_short_last_sentence_does_not_run_into_the_next_paragraph()
     windows = [text[s:e] for s, e in answer_windows(text, min_words=8, max_words=40)]
     assert "It reports in May." in windows
     assert any(w.startswith("Recommendation 20.") and "taxi drivers" in w for w in windows)
+
+
+def test_footnotes_are_not_answer_windows():
+    text = ("Short heading\n\n³¹ www.natcen.ac.uk/media/539627/report.pdf; www.barnardos.org.uk/hidden.pdf\n\n"
+            "2.4.17 Therefore, there are a total of 132 children in Birmingham who are at risk of being exploited.\n\n"
+            "² NSPCC, Grooming (2015) available online")
+    windows = [text[s:e] for s, e in answer_windows(text, min_words=8, max_words=40)]
+    assert windows == ["Short heading", "2.4.17 Therefore, there are a total of 132 children in Birmingham who are "
+                       "at risk of being exploited."]
+    assert answer_windows("¹ Statutory definition, www.gov.uk/consultation.pdf") == []
