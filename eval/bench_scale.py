@@ -40,7 +40,7 @@ import numpy as np  # noqa: E402
 
 from retriever import bm25  # noqa: E402
 from retriever.lexical import fts_match  # noqa: E402
-from retriever.store import FTS_COLUMN_WEIGHTS, fts_tokens, lexical_sql  # noqa: E402
+from retriever.store import FTS_COLUMN_WEIGHTS, FTS_TOKENIZER, fts_tokens, lexical_sql  # noqa: E402
 from retriever.vectors import EXACT_BELOW, describe, make_vector_index, search_vectors  # noqa: E402
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -252,13 +252,13 @@ def bench_fts(n: int, workdir: Path, seed: int, n_queries: int = N_EVAL) -> dict
     vocab = vocabulary(30_000, seed)
     path = workdir / f"fts_{n}.sqlite"
     conn = sqlite3.connect(path)
-    conn.executescript("""
+    conn.executescript(f"""
         PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;
         CREATE TABLE chunks (id INTEGER PRIMARY KEY, doc_id TEXT NOT NULL, text TEXT NOT NULL,
                              heading TEXT NOT NULL);
         CREATE INDEX chunks_doc ON chunks(doc_id);
         CREATE VIRTUAL TABLE chunks_fts USING fts5(text, heading, content='chunks', content_rowid='id',
-                                                   tokenize='porter unicode61');
+                                                   tokenize='{FTS_TOKENIZER}');
     """)
     t0 = time.perf_counter()
     with conn:

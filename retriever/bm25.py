@@ -3,7 +3,7 @@
 The postings are read once, at build time, from FTS5's own tokens (its `fts5vocab` tables), so a word
 matches here exactly where it matches in FTS5 (porter stemming, unicode61 folding). A query then costs a
 few array operations over the postings of its words instead of an SQLite statement that scores every
-matching row one by one: p50 0.23 against 0.41 ms at 10k chunks, 3.2 against 37 ms at 1M
+matching row one by one: p50 0.29 against 0.48 ms at 10k chunks, 4.2 against 36 ms at 1M
 (`python -m eval.bench_scale --fts-only`, which also checks that both give the same top 50).
 
 FTS5's bm25 (fts5_aux.c), which this reproduces: for each phrase of the query, IDF = ln((N - n + 0.5) /

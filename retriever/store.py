@@ -34,8 +34,9 @@ BUILDS_DIR = "builds"
 CHUNK_CACHE_SIZE = 20_000
 
 FTS_TOKENIZER = "porter unicode61"
-# bm25() weights of chunks_fts's columns: a word in a heading counts half one in the text
+# bm25() weights of chunks_fts's columns, in the table's column order: a word in a heading counts half one in the text
 FTS_COLUMN_WEIGHTS = {"text": 1.0, "heading": 0.5}
+_BM25 = f"bm25(chunks_fts, {', '.join(map(str, FTS_COLUMN_WEIGHTS.values()))})"
 
 SCHEMA = """
 CREATE TABLE documents (
@@ -356,9 +357,9 @@ def lexical_sql(documents: int | None) -> str:
     """The BM25 query: parameters MATCH, then `documents` document ids when filtered, then k. Unfiltered,
     it reads FTS5 alone: a join to the chunks table there doubled its time at 100k chunks."""
     if documents is None:
-        return ("SELECT c.rowid, bm25(chunks_fts, 1.0, 0.5) AS s FROM chunks_fts c WHERE chunks_fts MATCH ? "
+        return (f"SELECT c.rowid, {_BM25} AS s FROM chunks_fts c WHERE chunks_fts MATCH ? "
                 "ORDER BY s LIMIT ?")
-    return ("SELECT c.rowid, bm25(chunks_fts, 1.0, 0.5) AS s FROM chunks_fts c JOIN chunks ch ON ch.id = c.rowid "
+    return (f"SELECT c.rowid, {_BM25} AS s FROM chunks_fts c JOIN chunks ch ON ch.id = c.rowid "
             f"WHERE chunks_fts MATCH ? AND ch.doc_id IN ({','.join('?' * documents)}) ORDER BY s LIMIT ?")
 
 
