@@ -42,10 +42,14 @@ def query_bigrams(question: str) -> list[tuple[str, str]]:
     return list(pairs)
 
 
+def fts_phrase(term: str) -> str:
+    """A term as one quoted FTS5 phrase: user text never becomes query syntax."""
+    return '"' + term.replace('"', '""') + '"'
+
+
 def fts_match(terms: list[str]) -> str:
-    """An FTS5 MATCH expression built only from quoted terms: user text never becomes query syntax."""
-    quoted = ['"' + t.replace('"', '""') + '"' for t in terms if t]
-    return " OR ".join(quoted)
+    """An FTS5 MATCH expression built only from quoted terms, OR-ed."""
+    return " OR ".join(fts_phrase(t) for t in terms if t)
 
 
 @lru_cache(maxsize=65536)

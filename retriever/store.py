@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from retriever import bm25
-from retriever.lexical import fts_match
+from retriever.lexical import fts_match, fts_phrase
 from retriever.vectors import load_vector_index
 
 FORMAT_VERSION = 3
@@ -291,8 +291,12 @@ class IndexReader:
         return np.sort(self._window_id[np.isin(self._window_chunk, chunk_ids)])
 
     def chunk_ids_for_documents(self, doc_ids: list[str]) -> np.ndarray:
+        return self._chunk_ids[self._in_documents(doc_ids)]
+
+    def _in_documents(self, doc_ids: list[str]) -> np.ndarray:
+        """Which chunks (in chunk id order, as the postings' rows) belong to doc_ids."""
         codes = [self._doc_codes[d] for d in doc_ids if d in self._doc_codes]
-        return self._chunk_ids[np.isin(self._chunk_doc_codes, codes)]
+        return np.isin(self._chunk_doc_codes, codes)
 
     def page_text(self, doc_id: str, number: int) -> str | None:
         row = self._conn().execute("SELECT text FROM pages WHERE doc_id = ? AND number = ?",
@@ -310,8 +314,8 @@ class IndexReader:
                 a, b = self.postings.token_range(tokens[0])
                 count = b - a
             elif count is None:  # a build never changes, so its counts can be remembered
-                match = '"' + term.replace('"', '""') + '"'
-                count = conn.execute("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", (match,)).fetchone()[0]
+                count = conn.execute("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?",
+                                     (fts_phrase(term),)).fetchone()[0]
                 if len(self._term_counts) < 100_000:
                     self._term_counts[term] = count
             counts[term] = count
@@ -325,10 +329,7 @@ class IndexReader:
             return []
         tokens = [fts_tokens(t) for t in terms]
         if self.postings is not None and all(len(t) <= 1 for t in tokens):
-            allowed = None
-            if doc_ids is not None:
-                codes = [self._doc_codes[d] for d in doc_ids if d in self._doc_codes]
-                allowed = np.isin(self._chunk_doc_codes, codes)
+            allowed = None if doc_ids is None else self._in_documents(doc_ids)
             return bm25.search(self.postings, [t[0] for t in tokens if t], k, allowed)
         sql = lexical_sql(None if doc_ids is None else len(doc_ids))
         args = [fts_match(terms), *(doc_ids or []), k]
