@@ -11,7 +11,8 @@ Measures (issue 8), writing eval/results/bench.json and bench.md and printing th
   the vectors against the baseline's;
 - quality: the evaluation harness (recall@5, MRR@10, page accuracy) over an index built with each
   encoder and queries encoded by it, as a delta against torch;
-- query: in-process search latency (k=5) over the question set and the question-embedding time alone;
+- query: in-process search latency (k=5) over the question set against the question's embedding, timed
+  inside each search (the text it embeds) and alone (the bare question, right after);
   over HTTP (uvicorn in a subprocess on a free loopback port): start-up time to /healthz 200 and RSS,
   sequential GET /search, then 8 and 32 concurrent clients;
 - scale: the latest eval/results/bench_scale.json folded in (re-run with --scale).
@@ -48,7 +49,9 @@ TARGETS = {
     "ingest_cold_s": ("ingest of the shipped corpus, cold", "<", 30.0, "s"),
     "embed_speedup": ("embedding passages/s vs plain baseline", ">=", 3.0, "x"),
     "recall5_delta": ("recall@5 vs torch", ">=", -0.01, ""),
-    "search_over_embed": ("in-process search p50 / question-embedding p50", "<=", 2.0, "x"),
+    "search_over_embed_in_search": ("in-process search p50 / question-embedding p50 (timed in the search)", "<=",
+                                    2.0, "x"),
+    "search_over_embed": ("in-process search p50 / bare question's embedding p50", "<=", 2.0, "x"),
     "http_p50_ms": ("HTTP /search p50, sequential", "<", 30.0, "ms"),
     "scale_1m_p50_ms": ("1M chunks: vector query p50", "<", 50.0, "ms"),
     "scale_1m_recall": ("1M chunks: recall@10 vs exact", ">=", 0.95, ""),
@@ -163,7 +166,10 @@ def target_rows(report: dict) -> list[dict]:
             rows.append(check("recall5_delta", round(q["recall@5"] - base_r5(q), 4),
                               f"recall@5 delta, {enc} vs {q.get('compare_to', 'torch')}"))
     for enc, q in report.get("query", {}).get("in_process", {}).items():
-        rows.append(check("search_over_embed", q.get("search_over_embed"), f"search p50 / embed p50, {enc}"))
+        rows.append(check("search_over_embed_in_search", q.get("search_over_embed_in_search"),
+                          f"search p50 / its question embedding p50, {enc}"))
+        rows.append(check("search_over_embed", q.get("search_over_embed"),
+                          f"search p50 / bare question embedding p50, {enc}"))
     for enc, h in report.get("query", {}).get("http", {}).items():
         if "error" in h:
             continue
@@ -412,7 +418,8 @@ def bench_quality_and_query(kind: str, root: Path, cache: Path, threads: int | N
     enc = encoder or make_encoder(kind, cache, threads)
     enc.encode(["warm up"])
     index = open_index(root, enc.name, enc.dimension)
-    searcher = Searcher(index, enc)
+    timed = TimedEncoder(enc)
+    searcher = Searcher(index, timed)
     results = run_questions(questions, lambda q: searcher.search(q, k=DEPTH).to_dict(), index.page_text)
     s = summarise(results)
     quality = {k: (round(s[k], 4) if isinstance(s[k], float) else s[k]) for k in
@@ -421,20 +428,53 @@ def bench_quality_and_query(kind: str, root: Path, cache: Path, threads: int | N
     quality["chunks"] = index.chunk_count
     for q in questions[:3]:
         searcher.search(q.question, k=5)
-    search_ms, embed_ms = [], []
+    search_ms, in_search_ms, embed_ms = [], [], []
     for q in questions:  # interleaved, so background load hits both alike
+        timed.calls_ms.clear()
         t = time.perf_counter()
         searcher.search(q.question, k=5)
         search_ms.append((time.perf_counter() - t) * 1000)
+        in_search_ms.append(sum(timed.calls_ms))
         t = time.perf_counter()
         enc.encode([q.question])
         embed_ms.append((time.perf_counter() - t) * 1000)
-    search, embed = latency_stats(search_ms), latency_stats(embed_ms)
-    ratio = round(search["p50_ms"] / embed["p50_ms"], 2) if embed["p50_ms"] else None
-    query = {"search": search, "embed": embed, "search_over_embed": ratio,
-             "embed_share_of_search_p50": round(embed["p50_ms"] / search["p50_ms"], 3) if search["p50_ms"] else None,
-             "rest_p50_ms": round(search["p50_ms"] - embed["p50_ms"], 2), "load_avg": load_average()}
-    return quality, query
+    return quality, query_summary(search_ms, in_search_ms, embed_ms)
+
+
+class TimedEncoder:
+    """The encoder, timing each call: what a search spends embedding its question (the question with the
+    long forms of its acronyms, as the search embeds it) against everything else the search does."""
+
+    def __init__(self, encoder):
+        self._encoder = encoder
+        self.calls_ms: list[float] = []
+
+    def __getattr__(self, name):
+        return getattr(self._encoder, name)
+
+    def encode(self, texts):
+        t = time.perf_counter()
+        try:
+            return self._encoder.encode(texts)
+        finally:
+            self.calls_ms.append((time.perf_counter() - t) * 1000)
+
+
+def query_summary(search_ms: list[float], in_search_ms: list[float], embed_ms: list[float]) -> dict:
+    """Search latency against its floor, the question's embedding, two ways: timed inside each search (the
+    text the search embeds) and the bare question embedded on its own right after (the stricter floor: a
+    question with acronyms is embedded with their long forms, a longer text)."""
+    search, in_search, embed = latency_stats(search_ms), latency_stats(in_search_ms), latency_stats(embed_ms)
+
+    def ratio(a, b):
+        return round(a / b, 2) if a is not None and b else None
+
+    rest = [total - part for total, part in zip(search_ms, in_search_ms)]
+    return {"search": search, "embed_in_search": in_search, "embed": embed,
+            "search_over_embed_in_search": ratio(search["p50_ms"], in_search["p50_ms"]),
+            "search_over_embed": ratio(search["p50_ms"], embed["p50_ms"]),
+            "embed_share_of_search": ratio(sum(in_search_ms), sum(search_ms)),
+            "rest_p50_ms": latency_stats(rest)["p50_ms"], "load_avg": load_average()}
 
 
 # -- HTTP --------------------------------------------------------------------------------------
@@ -575,11 +615,12 @@ def markdown_report(report: dict) -> str:
     query = report.get("query", {})
     if query.get("in_process"):
         rows = [[enc, q.get("search", {}).get("p50_ms"), q.get("search", {}).get("p95_ms"),
-                 q.get("search", {}).get("p99_ms"), q.get("embed", {}).get("p50_ms"), q.get("search_over_embed"),
+                 q.get("search", {}).get("p99_ms"), q.get("embed_in_search", {}).get("p50_ms"),
+                 q.get("search_over_embed_in_search"), q.get("embed", {}).get("p50_ms"), q.get("search_over_embed"),
                  q.get("rest_p50_ms")] for enc, q in query["in_process"].items()]
         parts.append("### In-process search (k=5, question set)\n\n" + markdown_table(
-            ["encoder", "search p50 ms", "p95 ms", "p99 ms", "question embedding p50 ms", "search / embedding",
-             "rest p50 ms"], rows, "lrrrrrr"))
+            ["encoder", "search p50 ms", "p95 ms", "p99 ms", "its question embedding p50 ms", "search / it",
+             "bare question embedding p50 ms", "search / it", "rest p50 ms"], rows, "lrrrrrrrr"))
     if query.get("http"):
         rows = []
         for enc, h in query["http"].items():

@@ -1,6 +1,8 @@
 """eval.bench's pure helpers: percentiles, target checks, tables, sampling. No model, no index."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from eval import bench
@@ -28,6 +30,7 @@ def test_latency_stats():
     ("embed_speedup", 3.0, True), ("embed_speedup", 2.9, False),
     ("recall5_delta", -0.01, True), ("recall5_delta", -0.0114, False), ("recall5_delta", 0.02, True),
     ("search_over_embed", 2.0, True), ("search_over_embed", 2.01, False),
+    ("search_over_embed_in_search", 1.9, True), ("search_over_embed_in_search", 2.3, False),
     ("http_p50_ms", 12.0, True), ("startup_s", 5.5, False),
     ("scale_1m_recall", 0.962, True), ("scale_1m_p50_ms", 77.0, False),
     ("ingest_cold_s", None, None),
@@ -65,6 +68,32 @@ def test_ingest_order_is_longest_first_in_batches_of_64():
     assert sorted(flat) == list(range(150))
     assert [len(texts[i]) for i in flat] == sorted(map(len, texts), reverse=True)
     assert bench.ingest_order(texts, sort=False)[0] == list(range(64))
+
+
+def test_query_summary_sets_the_search_against_both_embedding_floors():
+    # three searches of 10, 12, 20 ms that spent 5, 6, 8 ms embedding; the bare questions took 4, 4, 5 ms
+    summary = bench.query_summary([10.0, 12.0, 20.0], [5.0, 6.0, 8.0], [4.0, 4.0, 5.0])
+    assert summary["search"]["p50_ms"] == 12.0
+    assert summary["embed_in_search"]["p50_ms"] == 6.0 and summary["embed"]["p50_ms"] == 4.0
+    assert summary["search_over_embed_in_search"] == 2.0
+    assert summary["search_over_embed"] == 3.0
+    assert summary["rest_p50_ms"] == 6.0  # 5, 6, 12
+    assert summary["embed_share_of_search"] == round(19 / 42, 2)
+    assert bench.query_summary([], [], [])["search_over_embed"] is None
+
+
+def test_timed_encoder_times_each_call_and_passes_the_rest_through():
+    class Slow:
+        name, dimension = "slow", 3
+
+        def encode(self, texts):
+            time.sleep(0.01)
+            return [[1.0, 0.0, 0.0] for _ in texts]
+
+    timed = bench.TimedEncoder(Slow())
+    assert timed.encode(["a", "b"]) == [[1.0, 0.0, 0.0]] * 2
+    assert (timed.name, timed.dimension) == ("slow", 3)
+    assert len(timed.calls_ms) == 1 and timed.calls_ms[0] >= 10
 
 
 def test_target_rows_and_fastest_encoder_from_a_report():

@@ -117,12 +117,13 @@ def _spans_marked(searcher, text, spans, cosines, question):
     import numpy as np
 
     from retriever.query import plan_query
-    from retriever.search import _Candidate
-    from retriever.store import ChunkRecord
+    from retriever.search import _Candidate, _WindowScores
+    from retriever.store import ChunkRecord, WindowBatch
 
     record = ChunkRecord(1, "taxi", 0, text, "", 1, 1, ((1, 0, len(text)),), "")
     bounds = (np.array([s for s, _ in spans]), np.array([e for _, e in spans]))
-    cand = _Candidate(1, 1.0, record, window_cosines=np.array(cosines), window_bounds=bounds)
+    batch = WindowBatch(np.array([1]), np.array([0, len(spans)]), *bounds, np.zeros((len(spans), 4)))
+    cand = _Candidate(1, 1.0, record, windows=_WindowScores(batch, np.array(cosines)), row=0)
     (start, end), = searcher._answer_spans([cand], plan_query(question, [], []))
     return text[start:end]
 
@@ -179,7 +180,7 @@ def test_question_word_pairs_and_their_share():
     phrases = question_phrases("taxi licensing and local inquiries", {"taxi": 1.0, "licens": 1.0, "local": 0.5,
                                                                         "inquir": 2.0})
     def share(text):
-        return _phrases_held(phrases, None, text.lower()) / sum(p.weight for p in phrases)
+        return _phrases_held(phrases, text.lower()) / sum(p.weight for p in phrases)
     assert share("Taxi licensing was reviewed.") == pytest.approx(2.0 / 4.5)
     assert share("a local public inquiry and taxi-licensing rules") == pytest.approx(1.0)  # one word between is fine
     assert share("licensing of taxis; the inquiry was local") == 0.0  # the words, not the pairs
