@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unknown config {unknown}; choose from {list(CONFIGS)}")
         searchers, meta, page_text = in_process_searchers(names)
         searches = {name: (lambda s: lambda q: s.search(q, k=DEPTH).to_dict())(s) for name, s in searchers.items()}
-        thresholds = {name: s.config.answer_threshold for name, s in searchers.items()}
+        thresholds = {name: s.answer_threshold for name, s in searchers.items()}
         default = DEFAULT if DEFAULT in names else names[-1]
 
     summaries, by_kind, all_results = {}, {}, {}

@@ -194,6 +194,24 @@ def test_a_question_about_a_term_the_reports_define_is_answered(searcher):
     assert not strict.search("is the MASH open at weekends").answered  # names the term, asks something else
 
 
+def test_the_abstention_threshold_is_the_one_calibrated_for_the_index_model(searcher, monkeypatch):
+    from retriever.encoder import MODEL_NAME
+    from retriever.search import ANSWER_THRESHOLDS
+
+    model = searcher.index.manifest["model"]
+    assert model not in ANSWER_THRESHOLDS  # the fake encoder's: the fp32 model's threshold stands in
+    assert searcher.answer_threshold == ANSWER_THRESHOLDS[MODEL_NAME]
+    question = "how are taxi drivers licensed"
+    confidence = searcher.search(question).confidence
+    monkeypatch.setitem(ANSWER_THRESHOLDS, model, confidence + 0.01)
+    assert searcher.answer_threshold == confidence + 0.01
+    assert not searcher.search(question).answered
+    monkeypatch.setitem(ANSWER_THRESHOLDS, model, confidence - 0.01)
+    assert searcher.search(question).answered
+    # a threshold set in the config wins over the calibrated one
+    assert not searcher.with_config(answer_threshold=confidence + 0.01).search(question).answered
+
+
 def test_the_named_council_comes_first_then_the_others(searcher):
     answer = searcher.search("safeguarding training for councillors in Telford", k=10)
     assert answer.inferred_council == "Telford & Wrekin"
