@@ -35,7 +35,7 @@ from retriever import bm25
 from retriever.store import (BUILDS_DIR, CURRENT_LINK, DATABASE_FILE, FORMAT_VERSION, FTS_COLUMN_WEIGHTS,
                              MANIFEST_FILE, POSTINGS_DIR, SCHEMA,
                              VECTORS_FILE, WINDOW_VECTORS_FILE, IndexReader, IndexUnavailable, connect, current_build, fsync_tree)
-from retriever.vectors import build_vector_index, save_vector_index
+from retriever.vectors import build_vector_index, extend_vector_index, load_vector_index, save_vector_index
 
 EMBED_BATCH = 64
 IGNORED_NAMES = {"readme.md", "readme.txt", "license.md", "license.txt"}
@@ -381,6 +381,31 @@ def _embed(encoder: Encoder, texts: list[str], progress: BuildProgress) -> np.nd
     return vectors[slots] if slots else np.zeros((0, encoder.dimension), dtype=np.float32)
 
 
+def _stored_vectors(conn: sqlite3.Connection, table: str, above: int, dimension: int) -> tuple[np.ndarray, np.ndarray]:
+    """Ids and vectors of the table's rows with id above `above`, in id order."""
+    ids, embeddings = [], []
+    for item_id, blob in conn.execute(f"SELECT id, embedding FROM {table} WHERE id > ? ORDER BY id", (above,)):
+        ids.append(item_id)
+        embeddings.append(np.frombuffer(blob, dtype=np.float32))
+    matrix = np.vstack(embeddings) if embeddings else np.zeros((0, dimension), dtype=np.float32)
+    return np.array(ids, dtype=np.int64), matrix
+
+
+def _extended_vectors(conn: sqlite3.Connection, table: str, previous_file: Path, previous_max: int,
+                      dimension: int):
+    """The previous build's vector index with the rows added since (id above previous_max), or None when it
+    must be built anew: it does not hold exactly the rows up to previous_max, or it would change kind."""
+    try:
+        index = load_vector_index(previous_file)
+    except (RuntimeError, OSError):  # unreadable: build it from the rows, which are the record
+        return None
+    held = conn.execute(f"SELECT count(*) FROM {table} WHERE id <= ?", (previous_max,)).fetchone()[0]
+    if index.ntotal != held or index.d != dimension:
+        return None
+    ids, matrix = _stored_vectors(conn, table, previous_max, dimension)
+    return extend_vector_index(index, ids, matrix)
+
+
 def _write_build(root: Path, previous_build: Path | None, stale_files: list[str], documents: list[_NewDocument],
                  meta_changed: list[_SourceFile], vectors: np.ndarray, windows: list[list[tuple[int, int]]],
                  encoder: Encoder, params: ChunkingParams) -> Path:
@@ -400,6 +425,13 @@ def _write_build(root: Path, previous_build: Path | None, stale_files: list[str]
         else:
             conn = connect(database, read_only=False)
             conn.executescript(SCHEMA)
+        # Only documents added (or metadata changed): the previous build's full-text and vector indexes are
+        # extended with the new rows, not built again over every chunk (at 100k chunks the window vectors'
+        # HNSW alone takes minutes to build). Ids only grow while nothing is deleted, so the new rows are
+        # those above the previous largest id.
+        extending = previous_build is not None and not stale_files
+        previous_max = ({table: conn.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()[0]
+                         for table in ("chunks", "windows")} if extending else {})
         with conn:
             now = datetime.now(timezone.utc).isoformat(timespec="seconds")
             for name in stale_files:
@@ -434,17 +466,23 @@ def _write_build(root: Path, previous_build: Path | None, stale_files: list[str]
                                       for i, (start, end) in enumerate(windows[row])])
                     window_row += len(windows[row])
                     row += 1
-            conn.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild')")
+            if extending:
+                conn.execute("INSERT INTO chunks_fts(rowid, text, heading) SELECT id, text, heading FROM chunks "
+                             "WHERE id > ? ORDER BY id", (previous_max["chunks"],))
+            else:
+                conn.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild')")
             counts = conn.execute("SELECT (SELECT count(*) FROM documents), (SELECT count(*) FROM chunks)").fetchone()
             for table, file in (("chunks", VECTORS_FILE), ("windows", WINDOW_VECTORS_FILE)):
-                ids, embeddings = [], []
-                for item_id, blob in conn.execute(f"SELECT id, embedding FROM {table} ORDER BY id"):
-                    ids.append(item_id)
-                    embeddings.append(np.frombuffer(blob, dtype=np.float32))
-                matrix = np.vstack(embeddings) if embeddings else np.zeros((0, encoder.dimension), dtype=np.float32)
-                save_vector_index(build_vector_index(np.array(ids, dtype=np.int64), matrix, encoder.dimension),
-                                  tmp / file)
-        conn.execute("VACUUM")
+                index = None
+                if extending:
+                    index = _extended_vectors(conn, table, previous_build / file, previous_max[table],
+                                              encoder.dimension)
+                if index is None:
+                    ids, matrix = _stored_vectors(conn, table, 0, encoder.dimension)
+                    index = build_vector_index(ids, matrix, encoder.dimension)
+                save_vector_index(index, tmp / file)
+        if not extending:
+            conn.execute("VACUUM")  # reclaims the pages of deleted rows and of the rebuilt full-text index
         bm25.save_postings(bm25.read_postings(conn, "chunks_fts", FTS_COLUMN_WEIGHTS), tmp / POSTINGS_DIR)
         conn.close()
         manifest = {"format": FORMAT_VERSION, "model": encoder.name, "dimension": encoder.dimension,

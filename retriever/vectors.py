@@ -125,6 +125,27 @@ def build_vector_index(ids: np.ndarray, vectors: np.ndarray, dimension: int,
     return make_vector_index(vectors, ids, dimension=dimension, exact_below=exact_below)
 
 
+def extend_vector_index(index: faiss.Index, ids: np.ndarray, vectors: np.ndarray,
+                        exact_below: int = EXACT_BELOW) -> faiss.Index | None:
+    """`index` (a build's, as `build_vector_index` made it) with `vectors` added under `ids`, or None when
+    the grown index should be built anew: at its new size `build_vector_index` would choose another kind
+    (flat crossing into HNSW), or the index is of a kind built once (IVF-PQ's lists are trained on
+    what it held). Adding to HNSW costs what inserting the new vectors costs; a new build inserts all of
+    them again (50 s at 100k vectors). The efSearch stored for the new size is set as a new build sets it."""
+    ids = np.ascontiguousarray(ids, dtype=np.int64)
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(ids), index.d)
+    kind = kind_of(index)
+    total = index.ntotal + len(ids)
+    if not isinstance(index, faiss.IndexIDMap2) or kind not in ("flat", "hnsw") \
+            or kind != choose_kind(total, exact_below=exact_below):
+        return None
+    if kind == "hnsw":
+        _inner(index).hnsw.efSearch = default_ef_search(total)
+    if len(ids):
+        index.add_with_ids(vectors, ids)
+    return index
+
+
 def _inner(index: faiss.Index) -> faiss.Index:
     if isinstance(index, (faiss.IndexIDMap, faiss.IndexIDMap2)):
         return faiss.downcast_index(index.index)

@@ -159,3 +159,83 @@ def test_old_builds_go_once_no_server_can_be_reading_them(tmp_path):
     assert left == [b.name, c.name, final.name]
     _remove_old_builds(builds, final, previous=c, now=now + REPLACED_GRACE_SECONDS)
     assert sorted(p.name for p in builds.iterdir()) == [c.name, final.name]
+
+
+def _index_contents(root, encoder):
+    """What a build's indexes hold, comparable across builds whose chunk ids differ (a build from scratch
+    numbers the documents in another order): each chunk by (document, ordinal) with its text and vector, each
+    window by (chunk, start) with its vector, full-text hits with their scores, and BM25 postings' counts."""
+    import faiss
+    import numpy as np
+
+    index = open_index(root, encoder.name, encoder.dimension)
+    records = index.chunks(index._chunk_ids.tolist())
+    key = {i: (r.doc_id, r.ordinal) for i, r in records.items()}
+    assert sorted(faiss.vector_to_array(index.vectors.id_map).tolist()) == sorted(key)
+    chunks = {key[i]: (r.text, index.chunk_vectors([i])[0].round(6).tolist()) for i, r in records.items()}
+    assert index.window_vectors.ntotal == index.window_count
+    batch = index.window_batch(sorted(key))
+    windows = {}
+    for row, chunk_id in enumerate(batch.chunk_ids.tolist()):
+        for w in range(batch.offsets[row], batch.offsets[row + 1]):
+            windows[(key[chunk_id], int(batch.starts[w]))] = batch.vectors[w].round(6).tolist()
+    fts = [sorted((key[i], round(score, 9)) for i, score in index.lexical_search([term], 50))
+           for term in ("buses", "taxi", "licensing", "exploitation")]
+    postings = [np.subtract(*index.postings.token_range(t)[::-1]) for t in ("taxi", "bus", "exploit")]
+    return {"chunks": chunks, "windows": windows, "fts": fts, "postings": postings}
+
+
+def _third_report(corpus_dir):
+    write_pdf(corpus_dir / "buses.pdf", report_pages("Walsall Bus Safety Report", [
+        [f"Bus drivers in Walsall were trained to spot exploitation, part {w}. The taxi trade was not."]
+        for w in ("one", "two", "three")]))
+
+
+def test_adding_a_report_extends_the_indexes_and_matches_a_build_from_scratch(
+        built_index, corpus_dir, fake_encoder, tmp_path, monkeypatch):
+    _third_report(corpus_dir)
+    fresh = tmp_path / "fresh"
+    build_index([corpus_dir], fresh, fake_encoder, SMALL_CHUNKS)
+    built_anew = []
+    real = build_module.build_vector_index
+    monkeypatch.setattr(build_module, "build_vector_index", lambda *a, **k: built_anew.append(1) or real(*a, **k))
+    summary = build_index([corpus_dir], built_index, fake_encoder, SMALL_CHUNKS)
+    assert summary.added == ("buses.pdf",)
+    assert built_anew == []  # both vector indexes were the previous build's, extended
+    assert _index_contents(built_index, fake_encoder) == _index_contents(fresh, fake_encoder)
+
+
+def test_removing_or_changing_a_report_builds_the_indexes_anew(built_index, corpus_dir, fake_encoder, monkeypatch):
+    built_anew = []
+    real = build_module.build_vector_index
+    monkeypatch.setattr(build_module, "build_vector_index", lambda *a, **k: built_anew.append(1) or real(*a, **k))
+    (corpus_dir / "board.pdf").unlink()
+    build_index([corpus_dir], built_index, fake_encoder, SMALL_CHUNKS)
+    assert len(built_anew) == 2  # chunk and window vectors
+    index = open_index(built_index, fake_encoder.name, fake_encoder.dimension)
+    assert index.vectors.ntotal == index.chunk_count and index.window_vectors.ntotal == index.window_count
+    assert index.lexical_search(["buses"], 10) == []
+
+
+def test_a_previous_vector_index_that_does_not_match_its_rows_is_built_anew(built_index, corpus_dir, fake_encoder):
+    import numpy as np
+
+    from retriever.store import VECTORS_FILE
+    from retriever.vectors import make_vector_index, save_vector_index
+
+    # the chunk vectors of the build in use lose a row (as a hand-edited or half-copied build might)
+    previous = current_build(built_index)
+    index = open_index(built_index, fake_encoder.name, fake_encoder.dimension)
+    ids = index._chunk_ids[1:]
+    save_vector_index(make_vector_index(index.vectors.reconstruct_batch(ids), ids), previous / VECTORS_FILE)
+    _third_report(corpus_dir)
+    build_index([corpus_dir], built_index, fake_encoder, SMALL_CHUNKS)
+    rebuilt = open_index(built_index, fake_encoder.name, fake_encoder.dimension)
+    assert rebuilt.vectors.ntotal == rebuilt.chunk_count
+    assert np.array_equal(np.sort(faiss_ids(rebuilt.vectors)), np.sort(rebuilt._chunk_ids))
+
+
+def faiss_ids(index):
+    import faiss
+
+    return faiss.vector_to_array(index.id_map)

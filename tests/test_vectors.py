@@ -168,3 +168,30 @@ def test_a_search_leaves_the_callers_thread_count_alone(data, indexes):
     for index in indexes.values():
         search_vectors(index, vectors[0], 5)
     assert faiss.omp_get_max_threads() == before
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+def test_an_extended_index_finds_what_one_built_at_once_finds(data, kind):
+    vectors, ids, queries = data
+    exact_below = 10 if kind == "hnsw" else 10 * N
+    first = build_vector_index(ids[:2000], vectors[:2000], D, exact_below=exact_below)
+    extended = V.extend_vector_index(first, ids[2000:], vectors[2000:], exact_below=exact_below)
+    assert extended is not None and kind_of(extended) == kind and extended.ntotal == N
+    np.testing.assert_array_equal(extended.reconstruct_batch(ids[2500:2510]), vectors[2500:2510])
+    exact = make_vector_index(vectors, ids, kind="flat")
+    found = [{i for i, _ in search_vectors(extended, q, 10)} for q in queries]
+    truth = [{i for i, _ in search_vectors(exact, q, 10)} for q in queries]
+    recall = np.mean([len(f & t) / 10 for f, t in zip(found, truth)])
+    assert recall >= MIN_RECALL[kind]
+    assert any(i >= ids[2000] for f in found for i in f)  # the added vectors are found
+
+
+def test_an_index_that_would_change_kind_or_cannot_grow_is_not_extended(data):
+    vectors, ids, _ = data
+    small = build_vector_index(ids[:100], vectors[:100], D, exact_below=150)
+    assert V.extend_vector_index(small, ids[100:200], vectors[100:200], exact_below=150) is None  # flat -> HNSW
+    assert small.ntotal == 100  # and left as it was
+    ivfpq = make_vector_index(vectors[:2000], ids[:2000], kind="ivfpq")
+    assert V.extend_vector_index(ivfpq, ids[2000:], vectors[2000:]) is None
+    grown = V.extend_vector_index(small, ids[100:120], vectors[100:120], exact_below=150)
+    assert grown is not None and grown.ntotal == 120 and kind_of(grown) == "flat"
