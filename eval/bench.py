@@ -148,7 +148,6 @@ def ingest_order(texts: list[str], sort: bool = True) -> list[list[int]]:
 def target_rows(report: dict) -> list[dict]:
     """Every measured figure that the issue sets a target for."""
     rows = []
-    default = report.get("default_encoder", "torch")
     for run in report.get("ingest", {}).get("runs", []):
         if run["mode"] == "cold" and "error" not in run:
             rows.append(check("ingest_cold_s", run["wall_s"], f"ingest cold, {run['encoder']} (process wall time)"))
@@ -335,7 +334,6 @@ def embed_like_ingest(encoder, texts: list[str], sort: bool = True):
 
 def bench_embedding(texts: list[str], encoders: list[str], cache: Path, rounds: int, quick: bool,
                     options: bool = True) -> dict:
-    import numpy as np
     import torch
 
     from retriever.encoder import make_encoder

@@ -88,8 +88,8 @@ def write_reports(out_dir: Path, summaries: dict[str, dict], by_kind: dict[str, 
         f"Questions: `{meta['questions_file']}` ({meta['question_count']}), index of {meta.get('chunks', '?')} chunks, "
         f"model {meta.get('model', '?')}.", "",
         "## Configurations, side by side", "", markdown_table(summaries), "",
-        f"Page and span accuracy are over answerable questions whose answering passage is in the top 5. "
-        f"Latency is in-process search time per question.", "",
+        "Page and span accuracy are over answerable questions whose answering passage is in the top 5. "
+        "Latency is in-process search time per question.", "",
         f"![recall@k]({plot.name})", "",
         f"## By kind of question ({default})", "", markdown_table(by_kind, first="kind"), "",
         *extra_sections,

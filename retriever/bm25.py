@@ -47,15 +47,16 @@ class Postings:
 
 
 def read_postings(conn: sqlite3.Connection, fts_table: str, column_weights: dict[str, float],
-                  batch: int = 100_000) -> Postings:
-    """The postings of an FTS5 table (external content: its rowids are the chunk ids), from its own tokens.
+                  batch: int = 100_000, schema: str = "main") -> Postings:
+    """The postings of an FTS5 table (its rowids are the chunk ids), from its own tokens.
     Read in batches into arrays (a few bytes a token occurrence), not Python objects: 1M chunks hold ~10^8."""
-    conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.postings_vocab USING fts5vocab(main, {fts_table}, "
+    conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.postings_vocab USING fts5vocab({schema}, {fts_table}, "
                  "'instance')")
-    conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.postings_terms USING fts5vocab(main, {fts_table}, 'row')")
+    conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.postings_terms USING fts5vocab({schema}, {fts_table}, "
+                 "'row')")
     try:
-        chunk_ids = np.array([r[0] for r in conn.execute(f"SELECT rowid FROM {fts_table}_docsize ORDER BY rowid")],
-                             dtype=np.int64)
+        chunk_ids = np.array([r[0] for r in conn.execute(f"SELECT rowid FROM {schema}.{fts_table}_docsize "
+                                                          "ORDER BY rowid")], dtype=np.int64)
         # Both vocabularies walk FTS5's index in term order: each term's occurrences (instance rows, read as
         # numbers only) follow one another, cnt of them; so no string is read per occurrence.
         terms = conn.execute("SELECT term, doc, cnt FROM temp.postings_terms").fetchall()
@@ -103,6 +104,54 @@ def read_postings(conn: sqlite3.Connection, fts_table: str, column_weights: dict
     order = np.argsort(ranked, kind="stable")  # rows stay in order within a token
     offsets = np.searchsorted(ranked[order], np.arange(len(names) + 1)).astype(np.int64)
     return Postings(names[by_name], offsets, posting_rows[order], freqs[order].astype(np.float32), lengths, chunk_ids)
+
+
+def postings_of_rows(conn: sqlite3.Connection, rows: list[tuple], column_weights: dict[str, float],
+                     tokenizer: str) -> Postings:
+    """The postings of a few rows (chunk id, then one text per column of column_weights), tokenised by FTS5
+    itself in a temporary table with the same columns and tokenizer: the tokens the whole index would give
+    them, without reading the whole index."""
+    table = "postings_rows"
+    columns = list(column_weights)
+    conn.execute(f"CREATE VIRTUAL TABLE temp.{table} USING fts5({', '.join(columns)}, tokenize='{tokenizer}')")
+    try:
+        conn.executemany(f"INSERT INTO temp.{table}(rowid, {', '.join(columns)}) "
+                         f"VALUES (?, {', '.join('?' * len(columns))})", rows)
+        return read_postings(conn, table, column_weights, schema="temp")
+    finally:
+        conn.execute(f"DROP TABLE temp.{table}")
+
+
+def merge_postings(old: Postings, new: Postings) -> Postings:
+    """old's postings followed by new's, whose chunk ids all come after old's (a build that only adds
+    chunks): the postings read from the whole index would be these. Array operations only."""
+    if len(old.chunk_ids) and len(new.chunk_ids) and new.chunk_ids[0] <= old.chunk_ids[-1]:
+        raise ValueError("new postings' chunk ids must all follow the old ones'")
+    tokens = np.union1d(old.tokens, new.tokens)
+    old_at, new_at = np.searchsorted(tokens, old.tokens), np.searchsorted(tokens, new.tokens)
+    counts = np.zeros(len(tokens), dtype=np.int64)
+    counts[old_at] += np.diff(old.offsets)
+    counts[new_at] += np.diff(new.offsets)
+    offsets = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+    rows = np.empty(int(offsets[-1]), dtype=np.int32)
+    freqs = np.empty(int(offsets[-1]), dtype=np.float32)
+    # each token's old postings first, then its new ones (their rows come after every old row)
+    for part, first, shift in ((old, offsets[old_at], 0),
+                               (new, offsets[new_at] + counts_of(old, new.tokens), len(old.chunk_ids))):
+        token_of = np.repeat(np.arange(len(part.tokens)), np.diff(part.offsets))
+        place = first[token_of] + (np.arange(len(token_of)) - part.offsets[:-1][token_of])
+        rows[place] = np.asarray(part.rows, dtype=np.int64) + shift
+        freqs[place] = part.freqs
+    return Postings(tokens, offsets, rows, freqs, np.concatenate((old.lengths, new.lengths)).astype(np.int32),
+                    np.concatenate((old.chunk_ids, new.chunk_ids)).astype(np.int64))
+
+
+def counts_of(postings: Postings, tokens: np.ndarray) -> np.ndarray:
+    """How many chunks hold each of tokens in postings (0 for a token it does not have)."""
+    if not len(postings.tokens):
+        return np.zeros(len(tokens), dtype=np.int64)
+    at = np.searchsorted(postings.tokens, tokens).clip(0, len(postings.tokens) - 1)
+    return np.where(postings.tokens[at] == tokens, postings.offsets[at + 1] - postings.offsets[at], 0)
 
 
 def save_postings(postings: Postings, folder: Path) -> None:

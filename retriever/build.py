@@ -33,7 +33,7 @@ from ingest.vocabulary import Term, find_terms
 from retriever.encoder import Encoder
 from retriever import bm25
 from retriever.store import (BUILDS_DIR, CURRENT_LINK, DATABASE_FILE, FORMAT_VERSION, FTS_COLUMN_WEIGHTS,
-                             MANIFEST_FILE, POSTINGS_DIR, SCHEMA,
+                             FTS_TOKENIZER, MANIFEST_FILE, POSTINGS_DIR, SCHEMA,
                              VECTORS_FILE, WINDOW_VECTORS_FILE, IndexReader, IndexUnavailable, connect, current_build, fsync_tree)
 from retriever.vectors import build_vector_index, extend_vector_index, load_vector_index, save_vector_index
 
@@ -406,6 +406,21 @@ def _extended_vectors(conn: sqlite3.Connection, table: str, previous_file: Path,
     return extend_vector_index(index, ids, matrix)
 
 
+def _extended_postings(conn: sqlite3.Connection, previous_folder: Path, previous_max: int) -> "bm25.Postings | None":
+    """The previous build's BM25 postings with the chunks added since (id above previous_max), tokenised by
+    FTS5 on their own; None when they must be read from the whole full-text index: the previous build has
+    none, or they are not exactly its chunks. Reading the whole index takes 17 s at 100k chunks."""
+    previous = bm25.load_postings(previous_folder)
+    if previous is None:
+        return None
+    held = np.array([r[0] for r in conn.execute("SELECT id FROM chunks WHERE id <= ? ORDER BY id", (previous_max,))],
+                    dtype=np.int64)
+    if not np.array_equal(previous.chunk_ids, held):
+        return None
+    rows = conn.execute("SELECT id, text, heading FROM chunks WHERE id > ? ORDER BY id", (previous_max,)).fetchall()
+    return bm25.merge_postings(previous, bm25.postings_of_rows(conn, rows, FTS_COLUMN_WEIGHTS, FTS_TOKENIZER))
+
+
 def _write_build(root: Path, previous_build: Path | None, stale_files: list[str], documents: list[_NewDocument],
                  meta_changed: list[_SourceFile], vectors: np.ndarray, windows: list[list[tuple[int, int]]],
                  encoder: Encoder, params: ChunkingParams) -> Path:
@@ -483,7 +498,11 @@ def _write_build(root: Path, previous_build: Path | None, stale_files: list[str]
                 save_vector_index(index, tmp / file)
         if not extending:
             conn.execute("VACUUM")  # reclaims the pages of deleted rows and of the rebuilt full-text index
-        bm25.save_postings(bm25.read_postings(conn, "chunks_fts", FTS_COLUMN_WEIGHTS), tmp / POSTINGS_DIR)
+        postings = _extended_postings(conn, previous_build / POSTINGS_DIR, previous_max["chunks"]) if extending else None
+        if postings is None:
+            postings = bm25.read_postings(conn, "chunks_fts", FTS_COLUMN_WEIGHTS)
+        bm25.save_postings(postings, tmp / POSTINGS_DIR)
+        del postings
         conn.close()
         manifest = {"format": FORMAT_VERSION, "model": encoder.name, "dimension": encoder.dimension,
                     "chunking": asdict(params), "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -150,3 +150,16 @@ def test_scale_bench_can_re_time_the_lexical_side_alone(tmp_path):
     assert size["fts"]["memory_p50_ms"] > 0 and size["fts"]["postings_mb"] > 0
     assert size["fts"]["memory_same_top_as_fts5"] == 1.0  # the postings rank as FTS5 does, ties included
     assert "filtered p50 ms" in out.with_suffix(".md").read_text()
+
+
+def test_the_incremental_benchmark_extends_and_checks_against_a_build_anew(tmp_path):
+    import json
+
+    from eval import bench_incremental
+
+    out = tmp_path / "incremental.json"
+    assert bench_incremental.main(["--chunks", "400", "--add", "30", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["postings"]["same_arrays"] is True
+    assert report["chunk_vectors"]["vectors"] == 430 and report["chunk_vectors"]["extended_kind"] == "flat"
+    assert report["window_vectors"]["vectors"] == round(400 * 4.3) + round(30 * 4.3)

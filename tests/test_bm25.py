@@ -68,6 +68,29 @@ def test_postings_survive_save_and_load(random_fts, tmp_path):
     assert bm25.load_postings(tmp_path / "missing") is None
 
 
+def _same_postings(a, b):
+    for name in bm25.FILES:
+        x, y = getattr(a, name), getattr(b, name)
+        assert x.tolist() == y.tolist(), name
+
+
+@pytest.mark.parametrize("split", [0, 1, 150, 299, 300])
+def test_postings_merged_from_two_parts_are_those_of_the_whole(random_fts, split):
+    """A build that adds chunks merges the old postings with the new chunks' own (tokenised by FTS5 in a
+    table of their own): array for array what reading the whole full-text index gives."""
+    from retriever.store import FTS_TOKENIZER
+
+    whole = bm25.read_postings(random_fts, "chunks_fts", FTS_COLUMN_WEIGHTS)
+    rows = random_fts.execute("SELECT id, text, heading FROM chunks ORDER BY id").fetchall()
+    first = bm25.postings_of_rows(random_fts, rows[:split], FTS_COLUMN_WEIGHTS, FTS_TOKENIZER)
+    second = bm25.postings_of_rows(random_fts, rows[split:], FTS_COLUMN_WEIGHTS, FTS_TOKENIZER)
+    merged = bm25.merge_postings(first, second)
+    _same_postings(merged, whole)
+    assert bm25.search(merged, ["taxi", "licens"], 20) == bm25.search(whole, ["taxi", "licens"], 20)
+    with pytest.raises(ValueError):
+        bm25.merge_postings(second, first) if split not in (0, 300) else bm25.merge_postings(whole, whole)
+
+
 def test_fts_tokens_are_fts5s_own():
     assert fts_tokens("Exploitation") == ("exploit",)
     assert fts_tokens("don't") == ("don", "t")

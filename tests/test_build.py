@@ -196,13 +196,28 @@ def test_adding_a_report_extends_the_indexes_and_matches_a_build_from_scratch(
     _third_report(corpus_dir)
     fresh = tmp_path / "fresh"
     build_index([corpus_dir], fresh, fake_encoder, SMALL_CHUNKS)
-    built_anew = []
-    real = build_module.build_vector_index
-    monkeypatch.setattr(build_module, "build_vector_index", lambda *a, **k: built_anew.append(1) or real(*a, **k))
+    import sqlite3
+
+    from retriever import bm25
+    from retriever.store import DATABASE_FILE, FTS_COLUMN_WEIGHTS, POSTINGS_DIR
+
+    built_anew, read_whole = [], []
+    real_build, real_read = build_module.build_vector_index, bm25.read_postings
+    monkeypatch.setattr(build_module, "build_vector_index",
+                        lambda *a, **k: built_anew.append(1) or real_build(*a, **k))
+    monkeypatch.setattr(bm25, "read_postings", lambda conn, table, *a, **k: read_whole.append(table == "chunks_fts")
+                        or real_read(conn, table, *a, **k))
     summary = build_index([corpus_dir], built_index, fake_encoder, SMALL_CHUNKS)
     assert summary.added == ("buses.pdf",)
     assert built_anew == []  # both vector indexes were the previous build's, extended
+    assert True not in read_whole  # and its postings, with the new chunks' own
     assert _index_contents(built_index, fake_encoder) == _index_contents(fresh, fake_encoder)
+    build = current_build(built_index)
+    with sqlite3.connect(build / DATABASE_FILE) as conn:
+        whole = real_read(conn, "chunks_fts", FTS_COLUMN_WEIGHTS)
+    saved = bm25.load_postings(build / POSTINGS_DIR)
+    for name in bm25.FILES:
+        assert getattr(saved, name).tolist() == getattr(whole, name).tolist(), name
 
 
 def test_removing_or_changing_a_report_builds_the_indexes_anew(built_index, corpus_dir, fake_encoder, monkeypatch):
@@ -239,3 +254,19 @@ def faiss_ids(index):
     import faiss
 
     return faiss.vector_to_array(index.id_map)
+
+
+def test_a_previous_build_without_postings_gets_them_read_from_the_whole_index(built_index, corpus_dir,
+                                                                                fake_encoder):
+    import shutil
+
+    from retriever.store import POSTINGS_DIR
+
+    shutil.rmtree(current_build(built_index) / POSTINGS_DIR)  # as a build from before postings existed
+    _third_report(corpus_dir)
+    build_index([corpus_dir], built_index, fake_encoder, SMALL_CHUNKS)
+    index = open_index(built_index, fake_encoder.name, fake_encoder.dimension)
+    assert index.postings is not None
+    assert len(index.postings.chunk_ids) == index.chunk_count
+    hits = index.lexical_search(["spot"], 10)  # from the postings: every term is one FTS5 token
+    assert hits and {index.chunks([i])[i].doc_id for i, _ in hits} == {"buses"}
