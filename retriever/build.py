@@ -395,10 +395,7 @@ def _extended_vectors(conn: sqlite3.Connection, table: str, previous_file: Path,
                       dimension: int):
     """The previous build's vector index with the rows added since (id above previous_max), or None when it
     must be built anew: it does not hold exactly the rows up to previous_max, or it would change kind."""
-    try:
-        index = load_vector_index(previous_file)
-    except (RuntimeError, OSError):  # unreadable: build it from the rows, which are the record
-        return None
+    index = load_vector_index(previous_file)  # _previous opened the build: its parts are readable
     held = conn.execute(f"SELECT count(*) FROM {table} WHERE id <= ?", (previous_max,)).fetchone()[0]
     if index.ntotal != held or index.d != dimension:
         return None
@@ -410,7 +407,7 @@ def _extended_postings(conn: sqlite3.Connection, previous_folder: Path, previous
     """The previous build's BM25 postings with the chunks added since (id above previous_max), tokenised by
     FTS5 on their own; None when they must be read from the whole full-text index: the previous build has
     none, or they are not exactly its chunks. Reading the whole index takes 17 s at 100k chunks."""
-    previous = bm25.load_postings(previous_folder)
+    previous = bm25.load_postings(previous_folder)  # _previous opened the build: its parts are readable
     if previous is None:
         return None
     held = np.array([r[0] for r in conn.execute("SELECT id FROM chunks WHERE id <= ? ORDER BY id", (previous_max,))],

@@ -270,3 +270,4 @@ def test_a_previous_build_without_postings_gets_them_read_from_the_whole_index(b
     assert len(index.postings.chunk_ids) == index.chunk_count
     hits = index.lexical_search(["spot"], 10)  # from the postings: every term is one FTS5 token
     assert hits and {index.chunks([i])[i].doc_id for i, _ in hits} == {"buses"}
+
