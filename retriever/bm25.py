@@ -129,29 +129,22 @@ def merge_postings(old: Postings, new: Postings) -> Postings:
         raise ValueError("new postings' chunk ids must all follow the old ones'")
     tokens = np.union1d(old.tokens, new.tokens)
     old_at, new_at = np.searchsorted(tokens, old.tokens), np.searchsorted(tokens, new.tokens)
-    counts = np.zeros(len(tokens), dtype=np.int64)
-    counts[old_at] += np.diff(old.offsets)
+    old_counts = np.zeros(len(tokens), dtype=np.int64)  # by merged token: 0 where old lacks it
+    old_counts[old_at] = np.diff(old.offsets)
+    counts = old_counts.copy()
     counts[new_at] += np.diff(new.offsets)
     offsets = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
     rows = np.empty(int(offsets[-1]), dtype=np.int32)
     freqs = np.empty(int(offsets[-1]), dtype=np.float32)
     # each token's old postings first, then its new ones (their rows come after every old row)
     for part, first, shift in ((old, offsets[old_at], 0),
-                               (new, offsets[new_at] + counts_of(old, new.tokens), len(old.chunk_ids))):
+                               (new, offsets[new_at] + old_counts[new_at], len(old.chunk_ids))):
         token_of = np.repeat(np.arange(len(part.tokens)), np.diff(part.offsets))
         place = first[token_of] + (np.arange(len(token_of)) - part.offsets[:-1][token_of])
         rows[place] = np.asarray(part.rows, dtype=np.int64) + shift
         freqs[place] = part.freqs
     return Postings(tokens, offsets, rows, freqs, np.concatenate((old.lengths, new.lengths)).astype(np.int32),
                     np.concatenate((old.chunk_ids, new.chunk_ids)).astype(np.int64))
-
-
-def counts_of(postings: Postings, tokens: np.ndarray) -> np.ndarray:
-    """How many chunks hold each of tokens in postings (0 for a token it does not have)."""
-    if not len(postings.tokens):
-        return np.zeros(len(tokens), dtype=np.int64)
-    at = np.searchsorted(postings.tokens, tokens).clip(0, len(postings.tokens) - 1)
-    return np.where(postings.tokens[at] == tokens, postings.offsets[at + 1] - postings.offsets[at], 0)
 
 
 def save_postings(postings: Postings, folder: Path) -> None:
