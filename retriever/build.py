@@ -35,7 +35,7 @@ from retriever import bm25
 from retriever.store import (BUILDS_DIR, CURRENT_LINK, DATABASE_FILE, FORMAT_VERSION, FTS_COLUMN_WEIGHTS,
                              FTS_TOKENIZER, MANIFEST_FILE, POSTINGS_DIR, SCHEMA,
                              VECTORS_FILE, WINDOW_VECTORS_FILE, IndexReader, IndexUnavailable, connect, current_build, fsync_tree)
-from retriever.vectors import build_vector_index, extend_vector_index, load_vector_index, save_vector_index
+from retriever.vectors import build_vector_index, extend_vector_index, save_vector_index
 
 EMBED_BATCH = 64
 IGNORED_NAMES = {"readme.md", "readme.txt", "license.md", "license.txt"}
@@ -216,8 +216,10 @@ def _unique_id(name: str, used: set[str]) -> str:
     return doc_id
 
 
-def _previous(root: Path, encoder: Encoder, params: ChunkingParams, rebuild: bool) -> tuple[Path | None, dict]:
-    """The current build and its documents by file, if it can be extended; else (None, {})."""
+def _previous(root: Path, encoder: Encoder, params: ChunkingParams,
+              rebuild: bool) -> tuple[IndexReader | None, dict]:
+    """The current build, opened, and its documents by file, if it can be extended; else (None, {}). A build that
+    only adds reports extends the vector indexes and postings this opened, rather than reading them again."""
     build = _current_or_none(root)  # a broken link: build afresh, and the new build replaces it
     if build is None or rebuild:
         return None, {}
@@ -235,7 +237,7 @@ def _previous(root: Path, encoder: Encoder, params: ChunkingParams, rebuild: boo
         conn.close()
     except sqlite3.DatabaseError:
         return None, {}
-    return build, {r["file"]: dict(r) for r in rows}
+    return reader, {r["file"]: dict(r) for r in rows}
 
 
 class BuildInProgress(Exception):
@@ -302,7 +304,8 @@ def _build(paths: list[Path], root: Path, encoder: Encoder, params: ChunkingPara
     timings = {"parse": 0.0, "chunk": 0.0, "embed": 0.0, "index": 0.0}
     skipped: list[SkippedFile] = []
     warnings: list[str] = []
-    previous_build, previous = _previous(root, encoder, params, rebuild)
+    previous_index, previous = _previous(root, encoder, params, rebuild)
+    previous_build = previous_index.build if previous_index is not None else None
     sources = _sources(discover(paths), paths, previous, progress, skipped)
 
     to_parse = [s for s in sources if previous.get(s.path.name, {}).get("sha256") != s.sha256]
@@ -351,7 +354,7 @@ def _build(paths: list[Path], root: Path, encoder: Encoder, params: ChunkingPara
 
     t0 = time.perf_counter()
     stale_files = removed + [d.source.path.name for d in new_documents if d.source.path.name in previous]
-    build = _write_build(root, previous_build, stale_files, new_documents, meta_changed, vectors, windows,
+    build = _write_build(root, previous_index, stale_files, new_documents, meta_changed, vectors, windows,
                          encoder, params)
     timings["index"] = time.perf_counter() - t0
     added = tuple(d.source.path.name for d in new_documents if d.source.path.name not in previous)
@@ -391,11 +394,9 @@ def _stored_vectors(conn: sqlite3.Connection, table: str, above: int, dimension:
     return np.array(ids, dtype=np.int64), matrix
 
 
-def _extended_vectors(conn: sqlite3.Connection, table: str, previous_file: Path, previous_max: int,
-                      dimension: int):
-    """The previous build's vector index with the rows added since (id above previous_max), or None when it
-    must be built anew: it does not hold exactly the rows up to previous_max, or it would change kind."""
-    index = load_vector_index(previous_file)  # _previous opened the build: its parts are readable
+def _extended_vectors(conn: sqlite3.Connection, table: str, index, previous_max: int, dimension: int):
+    """`index`, the previous build's vector index, with the rows added since (id above previous_max), or None
+    when it must be built anew: it does not hold exactly the rows up to previous_max, or it would change kind."""
     held = conn.execute(f"SELECT count(*) FROM {table} WHERE id <= ?", (previous_max,)).fetchone()[0]
     if index.ntotal != held or index.d != dimension:
         return None
@@ -403,11 +404,11 @@ def _extended_vectors(conn: sqlite3.Connection, table: str, previous_file: Path,
     return extend_vector_index(index, ids, matrix)
 
 
-def _extended_postings(conn: sqlite3.Connection, previous_folder: Path, previous_max: int) -> "bm25.Postings | None":
-    """The previous build's BM25 postings with the chunks added since (id above previous_max), tokenised by
-    FTS5 on their own; None when they must be read from the whole full-text index: the previous build has
-    none, or they are not exactly its chunks. Reading the whole index takes 17 s at 100k chunks."""
-    previous = bm25.load_postings(previous_folder)  # _previous opened the build: its parts are readable
+def _extended_postings(conn: sqlite3.Connection, previous: "bm25.Postings | None",
+                       previous_max: int) -> "bm25.Postings | None":
+    """`previous`, the previous build's BM25 postings, with the chunks added since (id above previous_max),
+    tokenised by FTS5 on their own; None when they must be read from the whole full-text index: the previous
+    build has none, or they are not exactly its chunks. Reading the whole index takes 17 s at 100k chunks."""
     if previous is None:
         return None
     held = np.array([r[0] for r in conn.execute("SELECT id FROM chunks WHERE id <= ? ORDER BY id", (previous_max,))],
@@ -418,10 +419,11 @@ def _extended_postings(conn: sqlite3.Connection, previous_folder: Path, previous
     return bm25.merge_postings(previous, bm25.postings_of_rows(conn, rows, FTS_COLUMN_WEIGHTS, FTS_TOKENIZER))
 
 
-def _write_build(root: Path, previous_build: Path | None, stale_files: list[str], documents: list[_NewDocument],
-                 meta_changed: list[_SourceFile], vectors: np.ndarray, windows: list[list[tuple[int, int]]],
-                 encoder: Encoder, params: ChunkingParams) -> Path:
+def _write_build(root: Path, previous_index: IndexReader | None, stale_files: list[str],
+                 documents: list[_NewDocument], meta_changed: list[_SourceFile], vectors: np.ndarray,
+                 windows: list[list[tuple[int, int]]], encoder: Encoder, params: ChunkingParams) -> Path:
     """vectors: one row per new chunk, then one per window of those chunks, in order."""
+    previous_build = previous_index.build if previous_index is not None else None
     builds = root / BUILDS_DIR
     builds.mkdir(parents=True, exist_ok=True)
     _remove_abandoned(builds)
@@ -487,15 +489,15 @@ def _write_build(root: Path, previous_build: Path | None, stale_files: list[str]
             for table, file in (("chunks", VECTORS_FILE), ("windows", WINDOW_VECTORS_FILE)):
                 index = None
                 if extending:
-                    index = _extended_vectors(conn, table, previous_build / file, previous_max[table],
-                                              encoder.dimension)
+                    previous_vectors = previous_index.vectors if table == "chunks" else previous_index.window_vectors
+                    index = _extended_vectors(conn, table, previous_vectors, previous_max[table], encoder.dimension)
                 if index is None:
                     ids, matrix = _stored_vectors(conn, table, 0, encoder.dimension)
                     index = build_vector_index(ids, matrix, encoder.dimension)
                 save_vector_index(index, tmp / file)
         if not extending:
             conn.execute("VACUUM")  # reclaims the pages of deleted rows and of the rebuilt full-text index
-        postings = _extended_postings(conn, previous_build / POSTINGS_DIR, previous_max["chunks"]) if extending else None
+        postings = _extended_postings(conn, previous_index.postings, previous_max["chunks"]) if extending else None
         if postings is None:
             postings = bm25.read_postings(conn, "chunks_fts", FTS_COLUMN_WEIGHTS)
         bm25.save_postings(postings, tmp / POSTINGS_DIR)
