@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
-import sqlite3
 import sys
 import tempfile
 import time
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eval.bench_scale import synthetic_texts, vocabulary
+from eval.bench_scale import synthetic_fts, synthetic_texts, vocabulary
 from retriever import bm25
 from retriever.store import FTS_COLUMN_WEIGHTS, FTS_TOKENIZER
 from retriever.vectors import build_vector_index, extend_vector_index, kind_of, load_vector_index, save_vector_index
@@ -40,11 +39,7 @@ def timed(step):
 
 def lexical(workdir: Path, n: int, add: int, seed: int) -> dict:
     texts = list(synthetic_texts(n + add, vocabulary(30_000, seed), seed))
-    conn = sqlite3.connect(workdir / "fts.sqlite")
-    conn.executescript(f"""PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;
-        CREATE TABLE chunks (id INTEGER PRIMARY KEY, doc_id TEXT NOT NULL, text TEXT NOT NULL, heading TEXT NOT NULL);
-        CREATE VIRTUAL TABLE chunks_fts USING fts5(text, heading, content='chunks', content_rowid='id',
-                                                   tokenize='{FTS_TOKENIZER}');""")
+    conn = synthetic_fts(workdir / "fts.sqlite")
     with conn:
         conn.executemany("INSERT INTO chunks VALUES (?,?,?,'')", texts[:n])
         conn.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild')")

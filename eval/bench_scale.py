@@ -248,9 +248,8 @@ def synthetic_texts(n: int, vocab: list[str], seed: int, batch: int = 50_000):
             yield cid, f"d{cid // CHUNKS_PER_DOC}", " ".join(drawn[b:e])
 
 
-def bench_fts(n: int, workdir: Path, seed: int, n_queries: int = N_EVAL) -> dict:
-    vocab = vocabulary(30_000, seed)
-    path = workdir / f"fts_{n}.sqlite"
+def synthetic_fts(path: Path) -> sqlite3.Connection:
+    """An empty database in the index's full-text layout (chunks, and FTS5 over them as external content)."""
     conn = sqlite3.connect(path)
     conn.executescript(f"""
         PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;
@@ -260,6 +259,13 @@ def bench_fts(n: int, workdir: Path, seed: int, n_queries: int = N_EVAL) -> dict
         CREATE VIRTUAL TABLE chunks_fts USING fts5(text, heading, content='chunks', content_rowid='id',
                                                    tokenize='{FTS_TOKENIZER}');
     """)
+    return conn
+
+
+def bench_fts(n: int, workdir: Path, seed: int, n_queries: int = N_EVAL) -> dict:
+    vocab = vocabulary(30_000, seed)
+    path = workdir / f"fts_{n}.sqlite"
+    conn = synthetic_fts(path)
     t0 = time.perf_counter()
     with conn:
         conn.executemany("INSERT INTO chunks VALUES (?,?,?,'')", synthetic_texts(n, vocab, seed))
