@@ -123,8 +123,8 @@ def postings_of_rows(conn: sqlite3.Connection, rows: list[tuple], column_weights
 
 
 def merge_postings(old: Postings, new: Postings) -> Postings:
-    """old's postings followed by new's, whose chunk ids all come after old's (a build that only adds
-    chunks): the postings read from the whole index would be these. Array operations only."""
+    """old's postings followed by new's, whose chunk ids all come after old's (a build adding chunks): the
+    postings read from the whole index would be these. Array operations only."""
     if len(old.chunk_ids) and len(new.chunk_ids) and new.chunk_ids[0] <= old.chunk_ids[-1]:
         raise ValueError("new postings' chunk ids must all follow the old ones'")
     tokens = np.union1d(old.tokens, new.tokens)
@@ -145,6 +145,25 @@ def merge_postings(old: Postings, new: Postings) -> Postings:
         freqs[place] = part.freqs
     return Postings(tokens, offsets, rows, freqs, np.concatenate((old.lengths, new.lengths)).astype(np.int32),
                     np.concatenate((old.chunk_ids, new.chunk_ids)).astype(np.int64))
+
+
+def remove_postings(postings: Postings, chunk_ids: np.ndarray) -> Postings:
+    """postings without the chunks `chunk_ids` (a build that removes or replaces reports): the postings read
+    from the whole index once those chunks are gone would be these. A token no chunk holds any more is
+    dropped, as FTS5's vocabulary drops it. Array operations only."""
+    keep = ~np.isin(postings.chunk_ids, np.asarray(chunk_ids, dtype=np.int64))
+    if bool(keep.all()):
+        return postings
+    new_row = np.cumsum(keep) - 1  # a kept row's position among the kept rows
+    kept = keep[postings.rows]
+    token_of = np.repeat(np.arange(len(postings.tokens)), np.diff(postings.offsets))[kept]
+    counts = np.bincount(token_of, minlength=len(postings.tokens))
+    held = counts > 0
+    offsets = np.concatenate(([0], np.cumsum(counts[held]))).astype(np.int64)
+    return Postings(postings.tokens[held], offsets, new_row[postings.rows[kept]].astype(np.int32),
+                    np.asarray(postings.freqs)[kept].astype(np.float32),
+                    np.asarray(postings.lengths)[keep].astype(np.int32),
+                    np.asarray(postings.chunk_ids)[keep].astype(np.int64))
 
 
 def save_postings(postings: Postings, folder: Path) -> None:

@@ -35,7 +35,8 @@ from retriever import bm25
 from retriever.store import (BUILDS_DIR, CURRENT_LINK, DATABASE_FILE, FORMAT_VERSION, FTS_COLUMN_WEIGHTS,
                              FTS_TOKENIZER, MANIFEST_FILE, POSTINGS_DIR, SCHEMA,
                              VECTORS_FILE, WINDOW_VECTORS_FILE, IndexReader, IndexUnavailable, connect, current_build, fsync_tree)
-from retriever.vectors import build_vector_index, extend_vector_index, save_vector_index
+from retriever.vectors import (build_vector_index, extend_vector_index, remove_from_vector_index, removed_count,
+                              save_vector_index)
 
 EMBED_BATCH = 64
 IGNORED_NAMES = {"readme.md", "readme.txt", "license.md", "license.txt"}
@@ -218,8 +219,9 @@ def _unique_id(name: str, used: set[str]) -> str:
 
 def _previous(root: Path, encoder: Encoder, params: ChunkingParams,
               rebuild: bool) -> tuple[IndexReader | None, dict]:
-    """The current build, opened, and its documents by file, if it can be extended; else (None, {}). A build that
-    only adds reports extends the vector indexes and postings this opened, rather than reading them again."""
+    """The current build, opened, and its documents by file, if it can be extended; else (None, {}). The new
+    build edits the vector indexes and postings this opened (rows removed and added), rather than reading them
+    again."""
     build = _current_or_none(root)  # a broken link: build afresh, and the new build replaces it
     if build is None or rebuild:
         return None, {}
@@ -398,7 +400,7 @@ def _extended_vectors(conn: sqlite3.Connection, table: str, index, previous_max:
     """`index`, the previous build's vector index, with the rows added since (id above previous_max), or None
     when it must be built anew: it does not hold exactly the rows up to previous_max, or it would change kind."""
     held = conn.execute(f"SELECT count(*) FROM {table} WHERE id <= ?", (previous_max,)).fetchone()[0]
-    if index.ntotal != held or index.d != dimension:
+    if index.ntotal - removed_count(index) != held or index.d != dimension:
         return None
     ids, matrix = _stored_vectors(conn, table, previous_max, dimension)
     return extend_vector_index(index, ids, matrix)
@@ -417,6 +419,24 @@ def _extended_postings(conn: sqlite3.Connection, previous: "bm25.Postings | None
         return None
     rows = conn.execute("SELECT id, text, heading FROM chunks WHERE id > ? ORDER BY id", (previous_max,)).fetchall()
     return bm25.merge_postings(previous, bm25.postings_of_rows(conn, rows, FTS_COLUMN_WEIGHTS, FTS_TOKENIZER))
+
+
+def _stale_rows(conn: sqlite3.Connection, files: list[str]) -> dict[str, np.ndarray]:
+    """The ids of the chunks and windows of the documents indexed under these file names."""
+    marks = ",".join("?" * len(files))
+    chunks = f"SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE d.file IN ({marks})"
+    return {"chunks": np.array([r[0] for r in conn.execute(chunks, files)], dtype=np.int64),
+            "windows": np.array([r[0] for r in conn.execute(f"SELECT id FROM windows WHERE chunk_id IN ({chunks})",
+                                                             files)], dtype=np.int64)}
+
+
+# A database whose free pages (left by deleted rows) pass this share of the file is compacted (VACUUM).
+MAX_FREE_SHARE = 0.25
+
+
+def _mostly_free(conn: sqlite3.Connection) -> bool:
+    free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+    return free > MAX_FREE_SHARE * conn.execute("PRAGMA page_count").fetchone()[0]
 
 
 def _write_build(root: Path, previous_index: IndexReader | None, stale_files: list[str],
@@ -439,17 +459,24 @@ def _write_build(root: Path, previous_index: IndexReader | None, stale_files: li
         else:
             conn = connect(database, read_only=False)
             conn.executescript(SCHEMA)
-        # Only documents added (or metadata changed): the previous build's full-text and vector indexes are
-        # extended with the new rows, not built again over every chunk (at 100k chunks the window vectors'
-        # HNSW alone takes minutes to build). Ids only grow while nothing is deleted, so the new rows are
-        # those above the previous largest id.
-        extending = previous_build is not None and not stale_files
-        previous_max = ({table: conn.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()[0]
-                         for table in ("chunks", "windows")} if extending else {})
+        # The previous build's full-text and vector indexes and postings lose the rows of reports removed or
+        # replaced and gain the new rows, rather than being built again over every chunk (at 100k chunks the
+        # window vectors' HNSW alone takes minutes to build). New rows get ids above every row kept, so they
+        # are those above the largest id left once the stale rows are gone.
+        extending = previous_build is not None
+        stale = {"chunks": np.zeros(0, dtype=np.int64), "windows": np.zeros(0, dtype=np.int64)}
         with conn:
             now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            if extending and stale_files:
+                stale = _stale_rows(conn, stale_files)
+                # an external-content FTS5 table forgets a row only when told its old text
+                conn.executemany("INSERT INTO chunks_fts(chunks_fts, rowid, text, heading) "
+                                 "SELECT 'delete', id, text, heading FROM chunks WHERE id = ?",
+                                 [(int(i),) for i in stale["chunks"]])
             for name in stale_files:
                 conn.execute("DELETE FROM documents WHERE file = ?", (name,))
+            previous_max = ({table: conn.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()[0]
+                             for table in ("chunks", "windows")} if extending else {})
             for source in meta_changed:
                 m = source.meta
                 conn.execute("UPDATE documents SET title=?, council=?, council_full=?, body=?, date=?, "
@@ -490,14 +517,19 @@ def _write_build(root: Path, previous_index: IndexReader | None, stale_files: li
                 index = None
                 if extending:
                     previous_vectors = previous_index.vectors if table == "chunks" else previous_index.window_vectors
-                    index = _extended_vectors(conn, table, previous_vectors, previous_max[table], encoder.dimension)
+                    index = remove_from_vector_index(previous_vectors, stale[table])
+                    if index is not None:
+                        index = _extended_vectors(conn, table, index, previous_max[table], encoder.dimension)
                 if index is None:
                     ids, matrix = _stored_vectors(conn, table, 0, encoder.dimension)
                     index = build_vector_index(ids, matrix, encoder.dimension)
                 save_vector_index(index, tmp / file)
-        if not extending:
+        if not extending or _mostly_free(conn):
             conn.execute("VACUUM")  # reclaims the pages of deleted rows and of the rebuilt full-text index
-        postings = _extended_postings(conn, previous_index.postings, previous_max["chunks"]) if extending else None
+        postings = None
+        if extending and previous_index.postings is not None:
+            postings = _extended_postings(conn, bm25.remove_postings(previous_index.postings, stale["chunks"]),
+                                          previous_max["chunks"])
         if postings is None:
             postings = bm25.read_postings(conn, "chunks_fts", FTS_COLUMN_WEIGHTS)
         bm25.save_postings(postings, tmp / POSTINGS_DIR)

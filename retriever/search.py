@@ -224,10 +224,12 @@ class Searcher:
             # still scored. ~0.4 ms less per search. Dense-only and rank fusion keep it: it is their dense rank.
             if not linear or cfg.window_weight <= 0:
                 allowed = self.index.chunk_ids_for_documents(doc_ids) if doc_ids is not None else None
-                found.update(i for i, _ in search_vectors(self.index.vectors, vector, n, allowed))
+                found.update(i for i, _ in search_vectors(self.index.vectors, vector, n, allowed,
+                                                          skip_removed=self.index.removed_vectors > 0))
             if cfg.window_weight > 0:
                 allowed_windows = self.index.window_ids_for_documents(doc_ids) if doc_ids is not None else None
-                hits = search_vectors(self.index.window_vectors, vector, n * 2, allowed_windows)
+                hits = search_vectors(self.index.window_vectors, vector, n * 2, allowed_windows,
+                                      skip_removed=self.index.removed_window_vectors > 0)
                 found.update(self.index.window_chunks([i for i, _ in hits]).values())
         ids = list(found) if cfg.mode == "dense" else list(found | {i for i, _ in lexical})
         records = self.index.chunks(ids)

@@ -19,7 +19,7 @@ import numpy as np
 
 from retriever import bm25
 from retriever.lexical import fts_match, fts_phrase
-from retriever.vectors import load_vector_index
+from retriever.vectors import load_vector_index, removed_count
 
 FORMAT_VERSION = 3
 DATABASE_FILE = "index.sqlite"
@@ -216,11 +216,16 @@ class IndexReader:
             self.postings = bm25.load_postings(build / POSTINGS_DIR)
         except (RuntimeError, ValueError, OSError, sqlite3.DatabaseError) as exc:
             raise IndexUnavailable(f"index in {build} is damaged ({exc}): rebuild it with `onrecord ingest`") from exc
-        if self.vectors.ntotal != self.chunk_count:
-            raise IndexUnavailable(f"index in {build} is inconsistent: {self.vectors.ntotal} vectors for "
-                                   f"{self.chunk_count} chunks; rebuild it with `onrecord ingest`")
-        if self.window_vectors.ntotal != self.window_count:
-            raise IndexUnavailable(f"index in {build} is inconsistent: {self.window_vectors.ntotal} window vectors "
+        # Vectors of removed reports left in an HNSW graph (retriever.vectors.remove_from_vector_index): searches
+        # skip them; every other vector is one row's.
+        self.removed_vectors = removed_count(self.vectors)
+        self.removed_window_vectors = removed_count(self.window_vectors)
+        if self.vectors.ntotal - self.removed_vectors != self.chunk_count:
+            raise IndexUnavailable(f"index in {build} is inconsistent: {self.vectors.ntotal - self.removed_vectors} "
+                                   f"vectors for {self.chunk_count} chunks; rebuild it with `onrecord ingest`")
+        if self.window_vectors.ntotal - self.removed_window_vectors != self.window_count:
+            raise IndexUnavailable(f"index in {build} is inconsistent: "
+                                   f"{self.window_vectors.ntotal - self.removed_window_vectors} window vectors "
                                    f"for {self.window_count} windows; rebuild it with `onrecord ingest`")
         if self.postings is not None and not np.array_equal(self.postings.chunk_ids, self._chunk_ids):
             raise IndexUnavailable(f"index in {build} is inconsistent: its postings are not of its chunks; "

@@ -4,7 +4,8 @@ The index type follows the corpus size (see `make_vector_index`): exact `IndexFl
 is small, HNSW above `EXACT_BELOW` vectors. The crossover and the HNSW settings were measured with
 `python -m eval.bench_scale` (results in eval/results/bench_scale.md). Every type is wrapped in
 `IndexIDMap2`, so search results are chunk ids, `reconstruct(chunk_id)` works, and a filter by allowed
-chunk ids works through `search_vectors` whatever the type.
+chunk ids works through `search_vectors` whatever the type. A build that removes reports deletes their
+vectors from a flat index and leaves them in an HNSW graph marked removed (`remove_from_vector_index`).
 """
 from __future__ import annotations
 
@@ -135,7 +136,7 @@ def extend_vector_index(index: faiss.Index, ids: np.ndarray, vectors: np.ndarray
     ids = np.ascontiguousarray(ids, dtype=np.int64)
     vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(ids), index.d)
     kind = kind_of(index)
-    total = index.ntotal + len(ids)
+    total = index.ntotal - removed_count(index) + len(ids)
     if not isinstance(index, faiss.IndexIDMap2) or kind not in ("flat", "hnsw") \
             or kind != choose_kind(total, exact_below=exact_below):
         return None
@@ -144,6 +145,50 @@ def extend_vector_index(index: faiss.Index, ids: np.ndarray, vectors: np.ndarray
     if len(ids):
         index.add_with_ids(vectors, ids)
     return index
+
+
+# HNSW cannot delete a vector from its graph: a removed chunk's vector stays in the graph under id -1 (its
+# id-map entry), and searches skip those entries (`search_vectors(..., skip_removed=True)`). Once this
+# share of an index is removed, `remove_from_vector_index` asks for the index to be built anew.
+MAX_REMOVED_SHARE = 0.25
+REMOVED_ID = -1
+
+
+def remove_from_vector_index(index: faiss.Index, ids: np.ndarray, max_removed_share: float = MAX_REMOVED_SHARE,
+                             exact_below: int = EXACT_BELOW) -> faiss.Index | None:
+    """`index` (a build's, as `build_vector_index` made it) without the vectors stored under `ids`, or None
+    when it should be built anew instead. Flat: the vectors are deleted. HNSW: their id-map entries become
+    REMOVED_ID (searched past with skip_removed), unless that leaves more than max_removed_share of the
+    index removed. Other kinds: None."""
+    ids = np.unique(np.asarray(ids, dtype=np.int64))
+    if not isinstance(index, faiss.IndexIDMap2):
+        return None
+    if not len(ids):
+        return index
+    kind = kind_of(index)
+    if kind == "flat":
+        index.remove_ids(faiss.IDSelectorBatch(ids))
+        return index
+    if kind != "hnsw":
+        return None
+    id_map = faiss.vector_to_array(index.id_map)
+    dead = np.isin(id_map, ids)
+    removed = int((id_map == REMOVED_ID).sum() + dead.sum())
+    # built anew: too much of the graph is dead, or a new build of what is left would be exact flat
+    if (removed > max_removed_share * len(id_map)
+            or choose_kind(len(id_map) - removed, exact_below=exact_below) != "hnsw"):
+        return None
+    id_map[dead] = REMOVED_ID
+    faiss.copy_array_to_vector(id_map, index.id_map)
+    index.construct_rev_map()
+    return index
+
+
+def removed_count(index: faiss.Index) -> int:
+    """How many of the index's vectors are removed ones (left in an HNSW graph by remove_from_vector_index)."""
+    if not isinstance(index, (faiss.IndexIDMap, faiss.IndexIDMap2)) or index.ntotal == 0:
+        return 0
+    return int((faiss.vector_to_array(index.id_map) == REMOVED_ID).sum())
 
 
 def _inner(index: faiss.Index) -> faiss.Index:
@@ -203,11 +248,13 @@ EXACT_FILTER_BELOW = 20_000
 
 def search_vectors(index: faiss.Index, query: np.ndarray, k: int,
                    allowed_ids: np.ndarray | None = None, *, ef_search: int | None = None,
-                   nprobe: int | None = None) -> list[tuple[int, float]]:
+                   nprobe: int | None = None, skip_removed: bool = False) -> list[tuple[int, float]]:
     """Top k (chunk id, cosine) for one unit query vector, optionally only among allowed_ids.
 
     Works for every type `make_vector_index` builds. `ef_search` (HNSW) and `nprobe` (IVF) override the
-    settings stored in the index; HNSW always searches with at least k candidates.
+    settings stored in the index; HNSW always searches with at least k candidates. skip_removed: the index
+    holds removed vectors (`removed_count`), which must not take places in the top k (allowed_ids, being
+    live ids, leave them out anyway).
     """
     if index.ntotal == 0 or k <= 0:
         return []
@@ -223,6 +270,9 @@ def search_vectors(index: faiss.Index, query: np.ndarray, k: int,
         if kind != "flat" and len(allowed) < EXACT_FILTER_BELOW and isinstance(index, faiss.IndexIDMap2):
             return _exact_among(index, q[0], k, allowed)
         selector = faiss.IDSelectorBatch(allowed)
+    elif skip_removed:
+        removed = faiss.IDSelectorBatch(np.array([REMOVED_ID], dtype=np.int64))
+        selector = faiss.IDSelectorNot(removed)  # holds a plain pointer: `removed` stays referenced until the end
     k = min(k, index.ntotal)
     inner = _inner(index)
     if kind == "hnsw":

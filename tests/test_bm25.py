@@ -91,6 +91,29 @@ def test_postings_merged_from_two_parts_are_those_of_the_whole(random_fts, split
         bm25.merge_postings(second, first) if split not in (0, 300) else bm25.merge_postings(whole, whole)
 
 
+@pytest.mark.parametrize("share", [0.0, 0.01, 0.3, 1.0])
+def test_postings_without_removed_chunks_are_those_of_the_full_text_index_without_them(random_fts, share):
+    """A build that removes or replaces reports takes their chunks out of the postings: array for array what
+    reading the full-text index gives once FTS5 has been told to delete those rows too (a token only removed
+    chunks held leaves the vocabulary)."""
+    before = bm25.read_postings(random_fts, "chunks_fts", FTS_COLUMN_WEIGHTS)
+    rng = np.random.default_rng(3)
+    ids = before.chunk_ids
+    gone = np.sort(rng.choice(ids, int(share * len(ids)), replace=False))
+    random_fts.executemany("INSERT INTO chunks_fts(chunks_fts, rowid, text, heading) "
+                           "SELECT 'delete', id, text, heading FROM chunks WHERE id = ?", [(int(i),) for i in gone])
+    random_fts.executemany("DELETE FROM chunks WHERE id = ?", [(int(i),) for i in gone])
+    after = bm25.read_postings(random_fts, "chunks_fts", FTS_COLUMN_WEIGHTS)
+    removed = bm25.remove_postings(before, gone)
+    _same_postings(removed, after)
+    ours = bm25.search(removed, ["taxi", "licens"], 20)
+    theirs = _fts_ranking(random_fts, ["taxi", "licensing"], 20)  # FTS5's own scores, its averages updated
+    assert [i for i, _ in ours] == [i for i, _ in theirs]
+    assert np.allclose([s for _, s in ours], [s for _, s in theirs], rtol=1e-12, atol=0)
+    assert not set(i for i, _ in ours) & set(gone.tolist())
+    assert bm25.remove_postings(before, np.zeros(0, dtype=np.int64)) is before
+
+
 def test_fts_tokens_are_fts5s_own():
     assert fts_tokens("Exploitation") == ("exploit",)
     assert fts_tokens("don't") == ("don", "t")

@@ -6,7 +6,8 @@ import pytest
 from retriever import build as build_module
 from retriever.build import build_index
 from retriever.store import IndexUnavailable, current_build, open_index
-from tests.conftest import SMALL_CHUNKS
+from retriever.search import SearchConfig, Searcher
+from tests.conftest import SMALL_CHUNKS, make_corpus
 from tests.fakes import FakeEncoder
 from tests.pdf_fixtures import report_pages, write_pdf, write_truncated_pdf
 
@@ -220,16 +221,107 @@ def test_adding_a_report_extends_the_indexes_and_matches_a_build_from_scratch(
         assert getattr(saved, name).tolist() == getattr(whole, name).tolist(), name
 
 
-def test_removing_or_changing_a_report_builds_the_indexes_anew(built_index, corpus_dir, fake_encoder, monkeypatch):
-    built_anew = []
-    real = build_module.build_vector_index
-    monkeypatch.setattr(build_module, "build_vector_index", lambda *a, **k: built_anew.append(1) or real(*a, **k))
-    (corpus_dir / "board.pdf").unlink()
-    build_index([corpus_dir], built_index, fake_encoder, SMALL_CHUNKS)
-    assert len(built_anew) == 2  # chunk and window vectors
+def _watch_whole_builds(monkeypatch) -> tuple[list, list]:
+    """Records each vector index built from every row, and each read of the whole full-text index's postings."""
+    from retriever import bm25
+
+    built_anew, read_whole = [], []
+    real_build, real_read = build_module.build_vector_index, bm25.read_postings
+    monkeypatch.setattr(build_module, "build_vector_index",
+                        lambda *a, **k: built_anew.append(1) or real_build(*a, **k))
+    monkeypatch.setattr(bm25, "read_postings", lambda conn, table, *a, **k: read_whole.append(table == "chunks_fts")
+                        or real_read(conn, table, *a, **k))
+    return built_anew, read_whole
+
+
+def _postings_match_the_full_text_index(root):
+    import sqlite3
+
+    from retriever import bm25
+    from retriever.store import DATABASE_FILE, FTS_COLUMN_WEIGHTS, POSTINGS_DIR
+
+    build = current_build(root)
+    with sqlite3.connect(build / DATABASE_FILE) as conn:
+        whole = bm25.read_postings(conn, "chunks_fts", FTS_COLUMN_WEIGHTS)
+    saved = bm25.load_postings(build / POSTINGS_DIR)
+    for name in bm25.FILES:
+        assert getattr(saved, name).tolist() == getattr(whole, name).tolist(), name
+
+
+@pytest.mark.parametrize("change", ["remove", "replace"])
+def test_removing_or_changing_a_report_edits_the_indexes_and_matches_a_build_from_scratch(
+        change, built_index, corpus_dir, fake_encoder, tmp_path, monkeypatch):
+    if change == "remove":
+        (corpus_dir / "board.pdf").unlink()
+    else:
+        write_pdf(corpus_dir / "board.pdf", report_pages("Wolverhampton", [
+            [f"A wholly new text about buses and taxi licensing, part {w}."] for w in ("one", "two", "three")]))
+    fresh = tmp_path / "fresh"
+    build_index([corpus_dir], fresh, fake_encoder, SMALL_CHUNKS)
+    built_anew, read_whole = _watch_whole_builds(monkeypatch)
+    summary = build_index([corpus_dir], built_index, fake_encoder, SMALL_CHUNKS)
+    assert (summary.removed if change == "remove" else summary.updated) == ("board.pdf",)
+    assert built_anew == []  # both vector indexes were the previous build's, edited (flat: rows deleted)
+    assert True not in read_whole  # and its postings
+    assert _index_contents(built_index, fake_encoder) == _index_contents(fresh, fake_encoder)
+    _postings_match_the_full_text_index(built_index)
     index = open_index(built_index, fake_encoder.name, fake_encoder.dimension)
-    assert index.vectors.ntotal == index.chunk_count and index.window_vectors.ntotal == index.window_count
-    assert index.lexical_search(["buses"], 10) == []
+    assert (index.lexical_search(["buses"], 10) == []) == (change == "remove")
+
+
+def _hnsw_always(monkeypatch, max_removed_share):
+    """Every vector index of a build HNSW, as a corpus above EXACT_BELOW vectors has them."""
+    from retriever import vectors as V
+
+    monkeypatch.setattr(build_module, "build_vector_index",
+                        lambda ids, matrix, dimension: V.build_vector_index(ids, matrix, dimension, exact_below=0))
+    monkeypatch.setattr(build_module, "extend_vector_index",
+                        lambda index, ids, matrix: V.extend_vector_index(index, ids, matrix, exact_below=0))
+    monkeypatch.setattr(build_module, "remove_from_vector_index", lambda index, ids: V.remove_from_vector_index(
+        index, ids, max_removed_share=max_removed_share, exact_below=0))
+
+
+def test_removing_a_report_from_hnsw_indexes_leaves_its_vectors_out_of_every_search(
+        corpus_dir, fake_encoder, tmp_path, monkeypatch):
+    from retriever.vectors import kind_of, search_vectors
+
+    _hnsw_always(monkeypatch, max_removed_share=0.9)
+    root = tmp_path / "index"
+    build_index([corpus_dir], root, fake_encoder, SMALL_CHUNKS)
+    board_chunks = open_index(root, fake_encoder.name, fake_encoder.dimension).chunk_ids_for_documents(["board"])
+    (corpus_dir / "board.pdf").unlink()
+    summary = build_index([corpus_dir], root, fake_encoder, SMALL_CHUNKS)
+    assert summary.removed == ("board.pdf",)
+    index = open_index(root, fake_encoder.name, fake_encoder.dimension)
+    assert kind_of(index.vectors) == "hnsw" and index.removed_vectors == len(board_chunks) > 0
+    assert index.vectors.ntotal == index.chunk_count + index.removed_vectors
+    assert index.window_vectors.ntotal == index.window_count + index.removed_window_vectors
+    assert index.removed_window_vectors > 0
+    query = fake_encoder.encode(["scrutiny review group councillors training"])[0]
+    for vectors, live in ((index.vectors, index._chunk_ids), (index.window_vectors, index._window_id)):
+        found = search_vectors(vectors, query, len(live), skip_removed=True)
+        assert sorted(i for i, _ in found) == sorted(live.tolist())  # every live row, no place lost to a removed one
+    result = Searcher(index, fake_encoder, SearchConfig(mode="dense")).search("scrutiny review group", k=50)
+    assert result.answer.passages and {p.document.id for p in result.answer.passages} == {"taxi"}
+    _postings_match_the_full_text_index(root)
+    # the report comes back: its new rows are searched, the removed ones stay skipped
+    make_corpus(corpus_dir)
+    build_index([corpus_dir], root, fake_encoder, SMALL_CHUNKS)
+    index = open_index(root, fake_encoder.name, fake_encoder.dimension)
+    assert index.removed_vectors == len(board_chunks)
+    docs = {p.document.id for p in Searcher(index, fake_encoder).search("scrutiny review", k=10).answer.passages}
+    assert "board" in docs
+
+
+def test_an_hnsw_index_left_mostly_removed_is_built_anew(corpus_dir, fake_encoder, tmp_path, monkeypatch):
+    _hnsw_always(monkeypatch, max_removed_share=0.01)
+    root = tmp_path / "index"
+    build_index([corpus_dir], root, fake_encoder, SMALL_CHUNKS)
+    (corpus_dir / "board.pdf").unlink()
+    build_index([corpus_dir], root, fake_encoder, SMALL_CHUNKS)
+    index = open_index(root, fake_encoder.name, fake_encoder.dimension)
+    assert index.removed_vectors == 0 and index.vectors.ntotal == index.chunk_count
+    assert index.removed_window_vectors == 0 and index.window_vectors.ntotal == index.window_count
 
 
 def test_a_previous_vector_index_that_does_not_match_its_rows_is_built_anew(built_index, corpus_dir, fake_encoder):

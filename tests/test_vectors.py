@@ -195,3 +195,50 @@ def test_an_index_that_would_change_kind_or_cannot_grow_is_not_extended(data):
     assert V.extend_vector_index(ivfpq, ids[2000:], vectors[2000:]) is None
     grown = V.extend_vector_index(small, ids[100:120], vectors[100:120], exact_below=150)
     assert grown is not None and grown.ntotal == 120 and kind_of(grown) == "flat"
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+def test_an_index_without_removed_vectors_finds_what_one_built_without_them_finds(data, kind, tmp_path):
+    vectors, ids, queries = data
+    exact_below = 10 if kind == "hnsw" else 10 * N
+    index = build_vector_index(ids, vectors, D, exact_below=exact_below)
+    gone = ids[::7]  # one in seven, spread over the index
+    # the nearest neighbour of each query among all vectors is removed, so a search that did not skip removed
+    # vectors would return it
+    nearest = [search_vectors(index, q, 1)[0][0] for q in queries]
+    gone = np.union1d(gone, nearest)
+    edited = V.remove_from_vector_index(index, gone, exact_below=exact_below)
+    assert edited is not None and kind_of(edited) == kind
+    kept = ~np.isin(ids, gone)
+    assert edited.ntotal - V.removed_count(edited) == int(kept.sum())
+    assert V.removed_count(edited) == (len(gone) if kind == "hnsw" else 0)  # flat deletes them outright
+    save_vector_index(edited, tmp_path / "edited.faiss")
+    edited = load_vector_index(tmp_path / "edited.faiss")
+    exact = make_vector_index(vectors[kept], ids[kept], kind="flat")
+    skip = V.removed_count(edited) > 0
+    found = [search_vectors(edited, q, 10, skip_removed=skip) for q in queries]
+    assert all(len(f) == 10 for f in found)  # removed vectors take no places in the top 10
+    assert not {i for f in found for i, _ in f} & set(gone.tolist())
+    truth = [{i for i, _ in search_vectors(exact, q, 10)} for q in queries]
+    recall = np.mean([len({i for i, _ in f} & t) / 10 for f, t in zip(found, truth)])
+    assert recall >= MIN_RECALL[kind]
+    allowed = ids[kept][:500]
+    assert {i for i, _ in search_vectors(edited, queries[0], 5, allowed)} <= set(allowed.tolist())
+    np.testing.assert_array_equal(edited.reconstruct_batch(ids[kept][:5]), vectors[kept][:5])
+
+
+def test_an_index_is_built_anew_rather_than_left_mostly_removed_or_of_the_wrong_kind(data):
+    vectors, ids, _ = data
+    hnsw = build_vector_index(ids, vectors, D, exact_below=10)
+    assert V.remove_from_vector_index(hnsw, ids[:N // 2], exact_below=10) is None  # half of the graph dead
+    assert V.removed_count(hnsw) == 0  # and left as it was
+    assert V.remove_from_vector_index(hnsw, ids[:100], exact_below=10) is not None
+    assert V.remove_from_vector_index(hnsw, ids[100:900], exact_below=10) is None  # 900 of 3000 in all
+    # what is left would be built as exact flat
+    assert V.remove_from_vector_index(build_vector_index(ids, vectors, D, exact_below=10), ids[:100],
+                                      exact_below=N - 50) is None
+    ivfpq = make_vector_index(vectors, ids, kind="ivfpq")
+    assert V.remove_from_vector_index(ivfpq, ids[:10]) is None
+    # an index that lost vectors grows by its live count: HNSW stays HNSW only above the exact threshold
+    grown = V.extend_vector_index(hnsw, ids[:50] + 1, vectors[:50], exact_below=N)
+    assert grown is None  # 2,900 live + 50 new < 3,000: a new build would be flat
