@@ -152,7 +152,7 @@ def test_scale_bench_can_re_time_the_lexical_side_alone(tmp_path):
     assert "filtered p50 ms" in out.with_suffix(".md").read_text()
 
 
-def test_the_incremental_benchmark_extends_and_checks_against_a_build_anew(tmp_path):
+def test_the_incremental_benchmark_extends_and_replaces_and_checks_against_a_build_anew(tmp_path):
     import json
 
     from eval import bench_incremental
@@ -163,3 +163,8 @@ def test_the_incremental_benchmark_extends_and_checks_against_a_build_anew(tmp_p
     assert report["postings"]["same_arrays"] is True
     assert report["chunk_vectors"]["vectors"] == 430 and report["chunk_vectors"]["extended_kind"] == "flat"
     assert report["window_vectors"]["vectors"] == round(400 * 4.3) + round(30 * 4.3)
+    # the replacement: postings equal a whole read, the flat indexes lose the old vectors and find as exact does
+    assert report["postings"]["replaced_same_arrays"] is True
+    for name in ("chunk_vectors", "window_vectors"):
+        assert report[name]["replaced_kind"] == "flat" and report[name]["replaced_recall_at_10"] == 1.0
+        assert report[name]["replaced_returns_removed"] is False
