@@ -35,8 +35,7 @@ from retriever import bm25
 from retriever.store import (BUILDS_DIR, CURRENT_LINK, DATABASE_FILE, FORMAT_VERSION, FTS_COLUMN_WEIGHTS,
                              FTS_TOKENIZER, MANIFEST_FILE, POSTINGS_DIR, SCHEMA,
                              VECTORS_FILE, WINDOW_VECTORS_FILE, IndexReader, IndexUnavailable, connect, current_build, fsync_tree)
-from retriever.vectors import (build_vector_index, extend_vector_index, remove_from_vector_index, removed_count,
-                              save_vector_index)
+from retriever.vectors import build_vector_index, extend_vector_index, remove_from_vector_index, save_vector_index
 
 EMBED_BATCH = 64
 IGNORED_NAMES = {"readme.md", "readme.txt", "license.md", "license.txt"}
@@ -231,7 +230,8 @@ def _previous(root: Path, encoder: Encoder, params: ChunkingParams,
         reader = IndexReader(build, encoder.name, encoder.dimension)
     except (IndexUnavailable, OSError):
         return None, {}
-    if reader.manifest.get("chunking") != asdict(params):
+    # the vectors of the rows kept are taken from its vector indexes (they are stored nowhere else)
+    if reader.manifest.get("chunking") != asdict(params) or not reader.vectors_hold_their_rows():
         return None, {}
     try:
         conn = connect(build / DATABASE_FILE, read_only=True)
@@ -386,24 +386,31 @@ def _embed(encoder: Encoder, texts: list[str], progress: BuildProgress) -> np.nd
     return vectors[slots] if slots else np.zeros((0, encoder.dimension), dtype=np.float32)
 
 
-def _stored_vectors(conn: sqlite3.Connection, table: str, above: int, dimension: int) -> tuple[np.ndarray, np.ndarray]:
-    """Ids and vectors of the table's rows with id above `above`, in id order."""
-    ids, embeddings = [], []
-    for item_id, blob in conn.execute(f"SELECT id, embedding FROM {table} WHERE id > ? ORDER BY id", (above,)):
-        ids.append(item_id)
-        embeddings.append(np.frombuffer(blob, dtype=np.float32))
-    matrix = np.vstack(embeddings) if embeddings else np.zeros((0, dimension), dtype=np.float32)
-    return np.array(ids, dtype=np.int64), matrix
+def _row_ids(conn: sqlite3.Connection, table: str, low: int, high: int | None = None) -> np.ndarray:
+    """Ids of the table's rows with id above `low` (and at most `high`), in id order."""
+    query = f"SELECT id FROM {table} WHERE id > ?" + (" AND id <= ?" if high is not None else "") + " ORDER BY id"
+    return np.array([r[0] for r in conn.execute(query, (low,) if high is None else (low, high))], dtype=np.int64)
 
 
-def _extended_vectors(conn: sqlite3.Connection, table: str, index, previous_max: int, dimension: int):
-    """`index`, the previous build's vector index, with the rows added since (id above previous_max), or None
-    when it must be built anew: it does not hold exactly the rows up to previous_max, or it would change kind."""
-    held = conn.execute(f"SELECT count(*) FROM {table} WHERE id <= ?", (previous_max,)).fetchone()[0]
-    if index.ntotal - removed_count(index) != held or index.d != dimension:
-        return None
-    ids, matrix = _stored_vectors(conn, table, previous_max, dimension)
-    return extend_vector_index(index, ids, matrix)
+def _vector_index(conn: sqlite3.Connection, table: str, previous, stale: np.ndarray, previous_max: int,
+                  new: np.ndarray, dimension: int):
+    """The vector index of a table's rows: `previous` (the previous build's, or None) without the stale rows'
+    vectors and with `new` added (the vectors of the rows inserted by this build, those above previous_max,
+    in id order), or built anew when it cannot be edited (it would change kind, or too much of an HNSW graph
+    would be removed), the kept rows' vectors then read back from `previous`."""
+    new_ids = _row_ids(conn, table, previous_max)
+    if len(new_ids) != len(new):
+        raise RuntimeError(f"{table}: {len(new_ids)} new rows for {len(new)} new vectors")
+    if previous is None:
+        return build_vector_index(new_ids, new, dimension)
+    index = remove_from_vector_index(previous, stale)
+    if index is not None:
+        index = extend_vector_index(index, new_ids, new)
+    if index is None:  # whatever was tried on `previous`, it still holds every kept row's vector
+        kept_ids = _row_ids(conn, table, 0, previous_max)
+        kept = previous.reconstruct_batch(kept_ids) if len(kept_ids) else np.zeros((0, dimension), dtype=np.float32)
+        index = build_vector_index(np.concatenate((kept_ids, new_ids)), np.vstack((kept, new)), dimension)
+    return index
 
 
 def _extended_postings(conn: sqlite3.Connection, previous: "bm25.Postings | None",
@@ -484,7 +491,6 @@ def _write_build(root: Path, previous_index: IndexReader | None, stale_files: li
                              (m.title, m.council, m.council_full, m.body, m.date, m.description,
                               source.meta_hash, json.dumps(list(source.also_files)), source.path.name))
             row = 0
-            window_row = len(windows)
             for doc in documents:
                 m = doc.source.meta
                 conn.execute("INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -498,14 +504,12 @@ def _write_build(root: Path, previous_index: IndexReader | None, stale_files: li
                                   for t in doc.terms])
                 for chunk in doc.chunks:
                     cursor = conn.execute("INSERT INTO chunks (doc_id, ordinal, text, heading, page_start, page_end, spans, "
-                                 "kind, embedding) VALUES (?,?,?,?,?,?,?,?,?)",
+                                 "kind) VALUES (?,?,?,?,?,?,?,?)",
                                  (doc.doc_id, chunk.ordinal, chunk.text, chunk.heading, chunk.page_start,
                                   chunk.page_end, json.dumps([[s.page, s.start, s.end] for s in chunk.spans]),
-                                  "decision" if is_decision(chunk.text) else "", vectors[row].tobytes()))
-                    conn.executemany('INSERT INTO windows (chunk_id, start, "end", embedding) VALUES (?,?,?,?)',
-                                     [(cursor.lastrowid, start, end, vectors[window_row + i].tobytes())
-                                      for i, (start, end) in enumerate(windows[row])])
-                    window_row += len(windows[row])
+                                  "decision" if is_decision(chunk.text) else ""))
+                    conn.executemany('INSERT INTO windows (chunk_id, start, "end") VALUES (?,?,?)',
+                                     [(cursor.lastrowid, start, end) for start, end in windows[row]])
                     row += 1
             if extending:
                 conn.execute("INSERT INTO chunks_fts(rowid, text, heading) SELECT id, text, heading FROM chunks "
@@ -513,16 +517,14 @@ def _write_build(root: Path, previous_index: IndexReader | None, stale_files: li
             else:
                 conn.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild')")
             counts = conn.execute("SELECT (SELECT count(*) FROM documents), (SELECT count(*) FROM chunks)").fetchone()
+            # the new rows' vectors in insertion (= id) order: the chunks', then their windows'
+            new_vectors = {"chunks": vectors[:len(windows)], "windows": vectors[len(windows):]}
             for table, file in (("chunks", VECTORS_FILE), ("windows", WINDOW_VECTORS_FILE)):
-                index = None
+                previous_vectors = None
                 if extending:
                     previous_vectors = previous_index.vectors if table == "chunks" else previous_index.window_vectors
-                    index = remove_from_vector_index(previous_vectors, stale[table])
-                    if index is not None:
-                        index = _extended_vectors(conn, table, index, previous_max[table], encoder.dimension)
-                if index is None:
-                    ids, matrix = _stored_vectors(conn, table, 0, encoder.dimension)
-                    index = build_vector_index(ids, matrix, encoder.dimension)
+                index = _vector_index(conn, table, previous_vectors, stale[table], previous_max.get(table, 0),
+                                      new_vectors[table], encoder.dimension)
                 save_vector_index(index, tmp / file)
         if not extending or _mostly_free(conn):
             conn.execute("VACUUM")  # reclaims the pages of deleted rows and of the rebuilt full-text index

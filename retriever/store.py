@@ -19,9 +19,10 @@ import numpy as np
 
 from retriever import bm25
 from retriever.lexical import fts_match, fts_phrase
-from retriever.vectors import load_vector_index, removed_count
+from retriever.vectors import load_vector_index, removed_count, set_of_ids
 
-FORMAT_VERSION = 3
+# 4: embeddings live only in the FAISS files (format 3 kept a copy of each in the database)
+FORMAT_VERSION = 4
 DATABASE_FILE = "index.sqlite"
 VECTORS_FILE = "vectors.faiss"
 WINDOW_VECTORS_FILE = "windows.faiss"
@@ -53,11 +54,11 @@ CREATE TABLE chunks (
     id INTEGER PRIMARY KEY, doc_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
     ordinal INTEGER NOT NULL, text TEXT NOT NULL, heading TEXT NOT NULL,
     page_start INTEGER NOT NULL, page_end INTEGER NOT NULL, spans TEXT NOT NULL,
-    kind TEXT NOT NULL, embedding BLOB NOT NULL
+    kind TEXT NOT NULL
 );
 CREATE TABLE windows (
     id INTEGER PRIMARY KEY, chunk_id INTEGER NOT NULL REFERENCES chunks(id) ON DELETE CASCADE,
-    start INTEGER NOT NULL, "end" INTEGER NOT NULL, embedding BLOB NOT NULL
+    start INTEGER NOT NULL, "end" INTEGER NOT NULL
 );
 CREATE INDEX windows_chunk ON windows(chunk_id);
 CREATE TABLE terms (
@@ -230,6 +231,12 @@ class IndexReader:
         if self.postings is not None and not np.array_equal(self.postings.chunk_ids, self._chunk_ids):
             raise IndexUnavailable(f"index in {build} is inconsistent: its postings are not of its chunks; "
                                    "rebuild it with `onrecord ingest`")
+
+    def vectors_hold_their_rows(self) -> bool:
+        """Each vector index holds a vector under every chunk's (window's) id and under no other, removed
+        ones aside. The vectors live only there: a build that extends this one takes them from it."""
+        return (set_of_ids(self.vectors) == set(self._chunk_ids.tolist())
+                and set_of_ids(self.window_vectors) == set(self._window_id.tolist()))
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)

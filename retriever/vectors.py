@@ -191,6 +191,12 @@ def removed_count(index: faiss.Index) -> int:
     return int((faiss.vector_to_array(index.id_map) == REMOVED_ID).sum())
 
 
+def set_of_ids(index: faiss.Index) -> set[int]:
+    """The ids the index holds vectors under, removed ones aside."""
+    ids = faiss.vector_to_array(index.id_map)
+    return set(ids[ids != REMOVED_ID].tolist())
+
+
 def _inner(index: faiss.Index) -> faiss.Index:
     if isinstance(index, (faiss.IndexIDMap, faiss.IndexIDMap2)):
         return faiss.downcast_index(index.index)

@@ -32,8 +32,8 @@ def random_fts(tmp_path):
     for i in range(300):
         text = " ".join(rng.choice(WORDS + ["decided", "decision", "the", "of"], int(rng.integers(0, 30))))
         heading = " ".join(rng.choice(WORDS, int(rng.integers(0, 3))))
-        conn.execute("INSERT INTO chunks (id, doc_id, ordinal, text, heading, page_start, page_end, spans, kind, "
-                     "embedding) VALUES (?,?,?,?,?,1,1,'[]','',x'')", (3 * i + 1, "ab"[i % 2], i, text, heading))
+        conn.execute("INSERT INTO chunks (id, doc_id, ordinal, text, heading, page_start, page_end, spans, kind) "
+                     "VALUES (?,?,?,?,?,1,1,'[]','')", (3 * i + 1, "ab"[i % 2], i, text, heading))
     conn.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild')")
     conn.commit()
     yield conn

@@ -324,22 +324,75 @@ def test_an_hnsw_index_left_mostly_removed_is_built_anew(corpus_dir, fake_encode
     assert index.removed_window_vectors == 0 and index.window_vectors.ntotal == index.window_count
 
 
-def test_a_previous_vector_index_that_does_not_match_its_rows_is_built_anew(built_index, corpus_dir, fake_encoder):
+@pytest.mark.parametrize("fault", ["a row lost", "a row under another id"])
+def test_a_previous_vector_index_that_does_not_match_its_rows_is_built_anew(
+        fault, built_index, corpus_dir, fake_encoder, tmp_path):
     import numpy as np
 
     from retriever.store import VECTORS_FILE
     from retriever.vectors import make_vector_index, save_vector_index
 
-    # the chunk vectors of the build in use lose a row (as a hand-edited or half-copied build might)
+    # the chunk vectors of the build in use lose a row, or hold one under a wrong id (as a hand-edited or
+    # half-copied build might): the vectors live only there, so every report is embedded again
     previous = current_build(built_index)
     index = open_index(built_index, fake_encoder.name, fake_encoder.dimension)
     ids = index._chunk_ids[1:]
-    save_vector_index(make_vector_index(index.vectors.reconstruct_batch(ids), ids), previous / VECTORS_FILE)
+    vectors = index.vectors.reconstruct_batch(ids)
+    if fault == "a row under another id":
+        ids = np.concatenate(([10**6], ids))
+        vectors = np.vstack((vectors[:1], vectors))
+    save_vector_index(make_vector_index(vectors, ids), previous / VECTORS_FILE)
     _third_report(corpus_dir)
-    build_index([corpus_dir], built_index, fake_encoder, SMALL_CHUNKS)
+    before = fake_encoder.texts_encoded
+    summary = build_index([corpus_dir], built_index, fake_encoder, SMALL_CHUNKS)
+    assert set(summary.added) == {"taxi.pdf", "board.pdf", "buses.pdf"}  # built from scratch
     rebuilt = open_index(built_index, fake_encoder.name, fake_encoder.dimension)
+    assert fake_encoder.texts_encoded - before >= rebuilt.chunk_count
     assert rebuilt.vectors.ntotal == rebuilt.chunk_count
     assert np.array_equal(np.sort(faiss_ids(rebuilt.vectors)), np.sort(rebuilt._chunk_ids))
+    fresh = tmp_path / "fresh"
+    build_index([corpus_dir], fresh, fake_encoder, SMALL_CHUNKS)
+    assert _index_contents(built_index, fake_encoder) == _index_contents(fresh, fake_encoder)
+
+
+def test_an_index_that_changes_type_is_built_from_the_previous_builds_vectors(
+        built_index, corpus_dir, fake_encoder, tmp_path, monkeypatch):
+    """Vectors live only in the FAISS files: a vector index built anew while extending (flat crossing into
+    HNSW here) takes the kept rows' vectors from the previous build's index, embedding only the new report."""
+    from retriever import vectors as V
+    from retriever.vectors import kind_of
+
+    index = open_index(built_index, fake_encoder.name, fake_encoder.dimension)
+    threshold = index.chunk_count + 1  # both indexes are flat-sized now... by this build's rule, not the next's
+    assert kind_of(index.vectors) == "flat"
+    monkeypatch.setattr(build_module, "build_vector_index", lambda ids, matrix, dimension: V.build_vector_index(
+        ids, matrix, dimension, exact_below=threshold))
+    monkeypatch.setattr(build_module, "extend_vector_index", lambda index, ids, matrix: V.extend_vector_index(
+        index, ids, matrix, exact_below=threshold))
+    _third_report(corpus_dir)
+    before = fake_encoder.texts_encoded
+    summary = build_index([corpus_dir], built_index, fake_encoder, SMALL_CHUNKS)
+    assert summary.added == ("buses.pdf",)
+    edited = open_index(built_index, fake_encoder.name, fake_encoder.dimension)
+    assert kind_of(edited.vectors) == "hnsw" and kind_of(edited.window_vectors) == "hnsw"
+    buses = edited.chunk_ids_for_documents(["buses"])
+    # only the new report's chunks and windows were embedded, not the kept rows
+    assert 0 < fake_encoder.texts_encoded - before <= len(buses) + len(edited.window_batch(buses.tolist()).starts)
+    monkeypatch.undo()
+    fresh = tmp_path / "fresh"
+    build_index([corpus_dir], fresh, fake_encoder, SMALL_CHUNKS)
+    assert _index_contents(built_index, fake_encoder) == _index_contents(fresh, fake_encoder)
+
+
+def test_the_database_keeps_no_vectors(built_index):
+    import sqlite3
+
+    from retriever.store import DATABASE_FILE
+
+    with sqlite3.connect(current_build(built_index) / DATABASE_FILE) as conn:
+        for table in ("chunks", "windows"):
+            columns = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+            assert columns and "embedding" not in columns
 
 
 def faiss_ids(index):
