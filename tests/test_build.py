@@ -197,28 +197,13 @@ def test_adding_a_report_extends_the_indexes_and_matches_a_build_from_scratch(
     _third_report(corpus_dir)
     fresh = tmp_path / "fresh"
     build_index([corpus_dir], fresh, fake_encoder, SMALL_CHUNKS)
-    import sqlite3
-
-    from retriever import bm25
-    from retriever.store import DATABASE_FILE, FTS_COLUMN_WEIGHTS, POSTINGS_DIR
-
-    built_anew, read_whole = [], []
-    real_build, real_read = build_module.build_vector_index, bm25.read_postings
-    monkeypatch.setattr(build_module, "build_vector_index",
-                        lambda *a, **k: built_anew.append(1) or real_build(*a, **k))
-    monkeypatch.setattr(bm25, "read_postings", lambda conn, table, *a, **k: read_whole.append(table == "chunks_fts")
-                        or real_read(conn, table, *a, **k))
+    built_anew, read_whole = _watch_whole_builds(monkeypatch)
     summary = build_index([corpus_dir], built_index, fake_encoder, SMALL_CHUNKS)
     assert summary.added == ("buses.pdf",)
     assert built_anew == []  # both vector indexes were the previous build's, extended
     assert True not in read_whole  # and its postings, with the new chunks' own
     assert _index_contents(built_index, fake_encoder) == _index_contents(fresh, fake_encoder)
-    build = current_build(built_index)
-    with sqlite3.connect(build / DATABASE_FILE) as conn:
-        whole = real_read(conn, "chunks_fts", FTS_COLUMN_WEIGHTS)
-    saved = bm25.load_postings(build / POSTINGS_DIR)
-    for name in bm25.FILES:
-        assert getattr(saved, name).tolist() == getattr(whole, name).tolist(), name
+    _postings_match_the_full_text_index(built_index)
 
 
 def _watch_whole_builds(monkeypatch) -> tuple[list, list]:
