@@ -99,6 +99,10 @@ def cmd_ingest(args, settings: Settings) -> int:
     for first, other in summary.duplicates:
         print(f"duplicate: {other} has the same content as {first}; indexed once", file=sys.stderr)
     print(summary.line())
+    # which reports changed, by name: an officer checking that a withdrawn report has left the index
+    for label, files in (("added", summary.added), ("replaced", summary.updated), ("removed", summary.removed)):
+        if files:
+            print(f"{label}: {', '.join(files)}")
     return 0
 
 

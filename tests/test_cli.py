@@ -53,3 +53,20 @@ def test_ingest_reports_skipped_file_by_name(monkeypatch, tmp_path, corpus_dir, 
     captured = capsys.readouterr()
     assert "empty.pdf" in captured.err and "empty file" in captured.err
     assert "2 documents" in captured.out and "1 skipped" in captured.out
+
+
+def test_ingest_names_the_reports_added_replaced_and_removed(monkeypatch, tmp_path, corpus_dir, fake_encoder, capsys):
+    from tests.pdf_fixtures import report_pages, write_pdf
+
+    monkeypatch.setenv("ONRECORD_INDEX_DIR", str(tmp_path / "idx"))
+    monkeypatch.setattr(cli, "_encoder", lambda settings: fake_encoder)
+    assert cli.main(["ingest", str(corpus_dir)]) == 0
+    assert "added: board.pdf, taxi.pdf" in capsys.readouterr().out
+    (corpus_dir / "board.pdf").unlink()
+    write_pdf(corpus_dir / "taxi.pdf", report_pages("Telford", [["A new version of the taxi report, part one."]]))
+    assert cli.main(["ingest", str(corpus_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "replaced: taxi.pdf" in out and "removed: board.pdf" in out and "added:" not in out
+    assert cli.main(["ingest", str(corpus_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "up to date" in out and "removed:" not in out and "replaced:" not in out
