@@ -7,8 +7,9 @@ new chunks' own merged in (merge_postings) instead of being read again from the 
 and the FAISS indexes lose the removed vectors (retriever.vectors.remove_from_vector_index: deleted from a
 flat index, skipped in an HNSW graph) and get the new ones added (extend_vector_index). This times each
 step both ways over a synthetic index of --chunks chunks (the lexical side as in `eval.bench_scale`: Zipf
-pseudo-words, 100-180 a chunk, the index's FTS5 layout; random unit vectors for the chunk and window vector
-indexes, --windows-per-chunk windows a chunk as the shipped corpus has ~4.3), first adding a report of --add
+pseudo-words, 100-180 a chunk, the index's FTS5 layout; clustered unit vectors as `eval.bench_scale` makes
+them for the chunk and window vector indexes, --windows-per-chunk windows a chunk as the shipped corpus has
+~4.3), first adding a report of --add
 chunks and their windows, then replacing another report of --add chunks with a new version of as many. It
 checks that the edited postings equal a whole read, and the edited vector indexes' recall@10 against exact
 search over the vectors left. Building anew after a replacement costs what it costs after an addition (the
