@@ -413,16 +413,12 @@ def _vector_index(conn: sqlite3.Connection, table: str, previous, stale: np.ndar
     return index
 
 
-def _extended_postings(conn: sqlite3.Connection, previous: "bm25.Postings | None",
+def _extended_postings(conn: sqlite3.Connection, previous: "bm25.Postings",
                        previous_max: int) -> "bm25.Postings | None":
-    """`previous`, the previous build's BM25 postings, with the chunks added since (id above previous_max),
-    tokenised by FTS5 on their own; None when they must be read from the whole full-text index: the previous
-    build has none, or they are not exactly its chunks. Reading the whole index takes 17 s at 100k chunks."""
-    if previous is None:
-        return None
-    held = np.array([r[0] for r in conn.execute("SELECT id FROM chunks WHERE id <= ? ORDER BY id", (previous_max,))],
-                    dtype=np.int64)
-    if not np.array_equal(previous.chunk_ids, held):
+    """`previous`, the previous build's BM25 postings (without any removed chunks), with the chunks added since
+    (id above previous_max), tokenised by FTS5 on their own; None when they must be read from the whole
+    full-text index: they are not exactly the chunks kept. Reading the whole index takes 17 s at 100k chunks."""
+    if not np.array_equal(previous.chunk_ids, _row_ids(conn, "chunks", 0, previous_max)):
         return None
     rows = conn.execute("SELECT id, text, heading FROM chunks WHERE id > ? ORDER BY id", (previous_max,)).fetchall()
     return bm25.merge_postings(previous, bm25.postings_of_rows(conn, rows, FTS_COLUMN_WEIGHTS, FTS_TOKENIZER))
