@@ -5,7 +5,7 @@ Measures (issue 8), writing eval/results/bench.json and bench.md and printing th
   ru_maxrss): cold (empty folder) and warm (nothing changed) for the default encoder, cold for each
   encoder in --encoders; seconds split into model load, parse, chunk, embed and index;
 - embedding throughput on the real ingest workload (chunk and answer-window texts read back from the
-  index, sampled evenly over their lengths), batches of 64 sorted longest-first like ingest, for the
+  index, sampled evenly over their lengths), calls of 256 sorted longest-first like ingest, for the
   plain sentence-transformers baseline and the options (threads, no length bucketing, ONNX Runtime fp32
   and int8), each as a ratio to the baseline measured in the same run, with the cosine agreement of
   the vectors against the baseline's;
@@ -15,6 +15,10 @@ Measures (issue 8), writing eval/results/bench.json and bench.md and printing th
   inside each search (the text it embeds) and alone (the bare question, right after);
   over HTTP (uvicorn in a subprocess on a free loopback port): start-up time to /healthz 200 and RSS,
   sequential GET /search, then 8 and 32 concurrent clients;
+- arithmetic: the model's useful floating-point work on the ingest workload (from its shape and each
+  text's token count), the rate each encoder reaches on it, and the fastest matrix products ONNX Runtime
+  runs on this machine at the model's shapes (fp32 and int8): how far embedding is from the machine's
+  ceiling, and what the ingest targets would need;
 - scale: the latest eval/results/bench_scale.json folded in (re-run with --scale).
 Every figure is shown next to its target from the issue with pass/fail.
 """
@@ -40,7 +44,7 @@ from pathlib import Path
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SCALE_JSON = RESULTS_DIR / "bench_scale.json"
-EMBED_BATCH = 64  # retriever.build.EMBED_BATCH (asserted at run time)
+EMBED_BATCH = 256  # retriever.build.EMBED_BATCH (asserted at run time)
 ALL_ENCODERS = ("torch", "onnx", "onnx-int8")
 SAME_VECTORS_COSINE = 0.9999  # onnx against torch, every text of the workload: the same vectors
 
@@ -137,6 +141,16 @@ def even_sample(texts: list[str], n: int) -> list[str]:
     ordered = sorted(texts, key=len)
     step = len(ordered) / n
     return [ordered[int(i * step + step / 2)] for i in range(n)]
+
+
+def encoder_flops(lengths: list[int], hidden: int, layers: int, intermediate: int) -> float:
+    """Floating-point operations (2 per multiply-add) a BERT encoder spends on sequences of these token
+    lengths: per layer and token, the four attention projections (hidden x hidden) and the two feed-forward
+    matrices (hidden x intermediate), plus per sequence the attention scores and their weighted sum
+    (length x length x hidden each). Padding, embeddings, layer norms and pooling are left out: this is
+    the work no implementation can skip."""
+    per_token = 2 * (4 * hidden * hidden + 2 * hidden * intermediate)
+    return float(layers * sum(per_token * n + 4 * n * n * hidden for n in lengths))
 
 
 def ingest_order(texts: list[str], sort: bool = True) -> list[list[int]]:
@@ -406,6 +420,104 @@ def bench_embedding(texts: list[str], encoders: list[str], cache: Path, rounds: 
             "method": "best of the rounds (rounds interleaved across variants, so background load hits all alike)"}
 
 
+# -- arithmetic ----------------------------------------------------------------------------------
+def model_shape(model_path: Path) -> dict:
+    config = json.loads((Path(model_path) / "config.json").read_text(encoding="utf-8"))
+    return {"hidden": config["hidden_size"], "layers": config["num_hidden_layers"],
+            "intermediate": config["intermediate_size"]}
+
+
+def token_lengths(texts: list[str], model_path: Path, limit: int) -> list[int]:
+    """Each text's word pieces as the model reads it: its own tokenizer, cut at its max_seq_length, without
+    the padding to 128 its tokenizer.json asks for (padding is not useful work)."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(Path(model_path) / "tokenizer.json"))
+    tokenizer.enable_truncation(limit)
+    tokenizer.no_padding()
+    return [len(e.ids) for e in tokenizer.encode_batch(texts)]
+
+
+def gemm_rates(rows: int, hidden: int, intermediate: int, repeats: int = 30) -> dict:
+    """The fastest rate ONNX Runtime multiplies matrices at on this machine, at the model's feed-forward
+    shapes (a batch of `rows` tokens by hidden x intermediate, and back): fp32 MatMul and the int8
+    MatMulInteger the quantised model runs on, default threads as the encoders use them."""
+    import numpy as np
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    out = {}
+    for label, op, x_type, w_type, out_type in (("fp32_gflops", "MatMul", TensorProto.FLOAT, np.float32,
+                                                 TensorProto.FLOAT),
+                                                ("int8_gops", "MatMulInteger", TensorProto.UINT8, np.int8,
+                                                 TensorProto.INT32)):
+        best_rate = 0.0
+        for k, n in ((hidden, intermediate), (intermediate, hidden)):
+            if w_type is np.float32:
+                w, x = rng.standard_normal((k, n), dtype=np.float32), rng.standard_normal((rows, k), dtype=np.float32)
+            else:
+                w, x = rng.integers(-127, 128, (k, n), dtype=np.int8), rng.integers(0, 256, (rows, k), dtype=np.uint8)
+            graph = helper.make_graph([helper.make_node(op, ["x", "w"], ["y"])], "gemm",
+                                      [helper.make_tensor_value_info("x", x_type, [rows, k])],
+                                      [helper.make_tensor_value_info("y", out_type, [rows, n])],
+                                      [numpy_helper.from_array(w, "w")])
+            options = ort.SessionOptions()
+            options.inter_op_num_threads = 1
+            session = ort.InferenceSession(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+                                           .SerializeToString(), options, providers=["CPUExecutionProvider"])
+            session.run(None, {"x": x})
+            best = float("inf")
+            for _ in range(repeats):
+                t = time.perf_counter()
+                session.run(None, {"x": x})
+                best = min(best, time.perf_counter() - t)
+            best_rate = max(best_rate, 2 * rows * k * n / best / 1e9)
+        out[label] = round(best_rate, 1)
+    return out
+
+
+def bench_compute(all_texts: list[str], sample: list[str], embedding: dict, ingest_runs: list[dict]) -> dict:
+    """How far embedding is from this machine's arithmetic ceiling, and what the ingest targets would need."""
+    from retriever.encoder import packaged_model_path
+    from retriever.onnx_encoder import BATCH_TOKENS, MAX_TOKENS
+
+    model_path = Path(packaged_model_path())
+    shape = model_shape(model_path)
+    workload_lengths = token_lengths(all_texts, model_path, MAX_TOKENS)
+    sample_lengths = token_lengths(sample, model_path, MAX_TOKENS)
+    workload_gflop = encoder_flops(workload_lengths, **shape) / 1e9
+    sample_gflop = encoder_flops(sample_lengths, **shape) / 1e9
+    gemm = gemm_rates(BATCH_TOKENS, shape["hidden"], shape["intermediate"])
+    ceiling = {"torch": gemm["fp32_gflops"], "onnx": gemm["fp32_gflops"], "onnx-int8": gemm["int8_gops"]}
+    variants = []
+    for v in embedding.get("variants", []):
+        rate = sample_gflop / v["seconds_best"]
+        variants.append({"label": v["label"], "gflops": round(rate, 1),
+                         "share_of_gemm": round(rate / ceiling[v["kind"]], 2)})
+    runs = []
+    for r in ingest_runs:
+        if r.get("mode") == "cold" and r.get("embed_s"):
+            rate = workload_gflop / r["embed_s"]
+            runs.append({"encoder": r["encoder"], "embed_s": r["embed_s"], "gflops": round(rate, 1),
+                         "share_of_gemm": round(rate / ceiling[r["encoder"]], 2)})
+    base = next((v for v in embedding.get("variants", []) if v.get("baseline")), None)
+    parse_s = min((r["parse_s"] for r in ingest_runs if r.get("mode") == "cold" and r.get("parse_s")), default=None)
+    needs = {}
+    if base:
+        needs["gflops_for_3x_baseline"] = round(3 * sample_gflop / base["seconds_best"], 1)
+    if parse_s is not None and parse_s < TARGETS["ingest_cold_s"][2]:
+        needs["gflops_for_30s_ingest"] = round(workload_gflop / (TARGETS["ingest_cold_s"][2] - parse_s), 1)
+    return {"model": shape, "max_tokens": MAX_TOKENS, "workload_texts": len(all_texts),
+            "workload_tokens": sum(workload_lengths), "workload_gflop": round(workload_gflop, 1),
+            "sample_texts": len(sample), "sample_tokens": sum(sample_lengths), "sample_gflop": round(sample_gflop, 1),
+            "gemm": gemm, "gemm_rows": BATCH_TOKENS, "variants": variants, "ingest": runs, "parse_s": parse_s,
+            "needs": needs,
+            "workload_s_at_gemm_rate": {"fp32": round(workload_gflop / gemm["fp32_gflops"], 1),
+                                        "int8": round(workload_gflop / gemm["int8_gops"], 1)},
+            "method": "useful work only (no padding, layer norms or pooling); rates over the best round"}
+
+
 # -- quality and in-process query ----------------------------------------------------------------
 def bench_quality_and_query(kind: str, root: Path, cache: Path, threads: int | None, questions, encoder=None) -> tuple:
     from eval.harness import DEPTH, run_questions, summarise
@@ -596,6 +708,30 @@ def markdown_report(report: dict) -> str:
                      f"longest-first like ingest, best of {emb.get('rounds')})\n\n" + markdown_table(
                          ["encoder / option", "passages/s", "x baseline", "cosine vs torch (mean)",
                           "cosine (min)", "seconds"], rows, "lrrrrr"))
+    compute = report.get("compute", {})
+    if compute.get("gemm"):
+        gemm, needs = compute["gemm"], compute.get("needs", {})
+        rows = [[f"ONNX Runtime matrix product at the model's shapes ({compute['gemm_rows']} token rows), fp32",
+                 gemm["fp32_gflops"], None],
+                ["the same, int8 (MatMulInteger; GOP/s)", gemm["int8_gops"], None]]
+        rows += [[f"embedding, {v['label']}", v["gflops"], v["share_of_gemm"]] for v in compute["variants"]]
+        rows += [[f"cold ingest's embedding, {r['encoder']} ({r['embed_s']} s)", r["gflops"], r["share_of_gemm"]]
+                 for r in compute["ingest"]]
+        if "gflops_for_3x_baseline" in needs:
+            rows.append(["needed for 3x the baseline's passages/s", needs["gflops_for_3x_baseline"], None])
+        if "gflops_for_30s_ingest" in needs:
+            rows.append([f"needed for a 30 s cold ingest (parse {compute['parse_s']} s)",
+                         needs["gflops_for_30s_ingest"], None])
+        at = compute["workload_s_at_gemm_rate"]
+        m = compute["model"]
+        parts.append("### Arithmetic: the model's work against the machine's matrix products\n\n" + markdown_table(
+            ["rate", "GFLOP/s", "share of the matrix-product rate"], rows, "lrr") +
+            f"\n\nThe model ({m['layers']} layers, hidden {m['hidden']}, feed-forward {m['intermediate']}) does "
+            f"{compute['workload_gflop']:,} GFLOP of useful work on the ingest workload ({compute['workload_texts']:,} "
+            f"texts, {compute['workload_tokens']:,} word pieces, at most {compute['max_tokens']} each) and "
+            f"{compute['sample_gflop']:,} GFLOP on the throughput sample; padding, layer norms and pooling are not "
+            f"counted. At the matrix-product rates above the workload alone takes {at['fp32']} s in fp32 and "
+            f"{at['int8']} s in int8.")
     quality = report.get("quality", {})
     if quality:
         rows = []
@@ -791,6 +927,8 @@ def main(argv: list[str] | None = None) -> int:
         sample = even_sample(texts, n_texts)
         report["embedding"] = bench_embedding(sample, encoders, cache, rounds, args.quick,
                                               not args.no_options)
+        log("arithmetic: the workload's floating-point work and ONNX Runtime's matrix products")
+        report["compute"] = bench_compute(texts, sample, report["embedding"], report.get("ingest", {}).get("runs", []))
         if "torch" in encoders and "torch" not in roots and not args.skip_ingest and "onnx" in roots:
             onnx_row = next((v for v in report["embedding"]["variants"] if v["kind"] == "onnx"), None)
             if onnx_row is None or onnx_row["cosine_vs_torch_min"] < SAME_VECTORS_COSINE:

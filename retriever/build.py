@@ -37,7 +37,9 @@ from retriever.store import (BUILDS_DIR, CURRENT_LINK, DATABASE_FILE, FORMAT_VER
                              VECTORS_FILE, WINDOW_VECTORS_FILE, IndexReader, IndexUnavailable, connect, current_build, fsync_tree)
 from retriever.vectors import build_vector_index, extend_vector_index, remove_from_vector_index, save_vector_index
 
-EMBED_BATCH = 64
+# Texts per encoder call. The encoder re-sorts each call by word pieces, so larger calls pad less: at 64 a
+# tenth of the shipped corpus's embedded tokens were padding, at 256 4% (progress is reported per call).
+EMBED_BATCH = 256
 IGNORED_NAMES = {"readme.md", "readme.txt", "license.md", "license.txt"}
 
 
@@ -373,7 +375,7 @@ def _embed(encoder: Encoder, texts: list[str], progress: BuildProgress) -> np.nd
     distinct = list(unique)
     progress.embedding_started(len(distinct))
     parts = []
-    # Longest first: batches of similar length waste less padding.
+    # Longest first (by characters, which the encoder refines by word pieces): less padding.
     order = sorted(range(len(distinct)), key=lambda i: -len(distinct[i]))
     for start in range(0, len(order), EMBED_BATCH):
         batch = order[start:start + EMBED_BATCH]

@@ -60,14 +60,14 @@ def test_even_sample_keeps_length_mix():
     assert bench.even_sample(texts[:10], 100) == texts[:10]
 
 
-def test_ingest_order_is_longest_first_in_batches_of_64():
-    texts = ["x" * (i % 97) for i in range(150)]
+def test_ingest_order_is_longest_first_in_calls_of_ingests_size():
+    texts = ["x" * (i % 97) for i in range(600)]
     batches = bench.ingest_order(texts)
-    assert [len(b) for b in batches] == [64, 64, 22]
+    assert [len(b) for b in batches] == [256, 256, 88]
     flat = [i for b in batches for i in b]
-    assert sorted(flat) == list(range(150))
+    assert sorted(flat) == list(range(600))
     assert [len(texts[i]) for i in flat] == sorted(map(len, texts), reverse=True)
-    assert bench.ingest_order(texts, sort=False)[0] == list(range(64))
+    assert bench.ingest_order(texts, sort=False)[0] == list(range(256))
 
 
 def test_query_summary_sets_the_search_against_both_embedding_floors():
@@ -168,3 +168,40 @@ def test_the_incremental_benchmark_extends_and_replaces_and_checks_against_a_bui
     for name in ("chunk_vectors", "window_vectors"):
         assert report[name]["replaced_kind"] == "flat" and report[name]["replaced_recall_at_10"] == 1.0
         assert report[name]["replaced_returns_removed"] is False
+
+
+def test_encoder_flops_counts_projections_feed_forward_and_attention():
+    # hidden 2, feed-forward 4, one layer: per token 2 x (4·2·2 + 2·2·4) = 64 FLOP, per sequence of n
+    # tokens 4·n²·2 more for the attention scores and their weighted sum
+    assert bench.encoder_flops([1, 2], hidden=2, layers=1, intermediate=4) == (64 + 8) + (128 + 32)
+    assert bench.encoder_flops([1, 2], hidden=2, layers=3, intermediate=4) == 3 * 232
+    assert bench.encoder_flops([], hidden=384, layers=6, intermediate=1536) == 0
+
+
+def test_the_arithmetic_section_sets_each_rate_against_the_matrix_products():
+    compute = {"model": {"hidden": 384, "layers": 6, "intermediate": 1536}, "max_tokens": 256,
+               "workload_texts": 10, "workload_tokens": 1000, "workload_gflop": 21.2, "sample_gflop": 5.0,
+               "gemm": {"fp32_gflops": 160.0, "int8_gops": 320.0}, "gemm_rows": 2048,
+               "variants": [{"label": "onnx, default threads", "gflops": 96.0, "share_of_gemm": 0.6}],
+               "ingest": [{"encoder": "onnx", "embed_s": 0.2, "gflops": 106.0, "share_of_gemm": 0.66}],
+               "parse_s": 10.0, "needs": {"gflops_for_3x_baseline": 204.0, "gflops_for_30s_ingest": 1.06},
+               "workload_s_at_gemm_rate": {"fp32": 0.13, "int8": 0.07}}
+    md = bench.markdown_report({"compute": compute})
+    assert "### Arithmetic" in md
+    assert "| embedding, onnx, default threads | 96.00 | 0.60 |" in md
+    assert "needed for 3x the baseline's passages/s | 204.00" in md
+    assert "0.13 s in fp32 and 0.07 s in int8" in md
+
+
+def test_token_lengths_count_word_pieces_without_the_tokenizers_padding():
+    from retriever.encoder import packaged_model_path
+
+    short, long = bench.token_lengths(["what is a MASH?", "word " * 400], packaged_model_path(), 256)
+    assert 5 <= short < 20  # the packaged tokenizer.json pads to 128: not counted
+    assert long == 256  # cut where the model stops reading
+
+
+def test_gemm_rates_are_measured_for_both_precisions():
+    rates = bench.gemm_rates(64, 8, 16, repeats=2)
+    assert set(rates) == {"fp32_gflops", "int8_gops"}
+    assert all(r > 0 for r in rates.values())
