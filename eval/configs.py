@@ -22,6 +22,7 @@ CONFIGS: dict[str, dict] = {
     "- acronym introduction bonus": {"linear_introduction_bonus": 0.0},
     "- answer type bonus": {"linear_answer_type_bonus": 0.0},
     "- decision headings": {"decision_headings": False},
+    "- council as passage context": {"council_in_passages": False},
     "- window answer spans": {"sentence_embeddings": False},
 }
 

@@ -67,6 +67,9 @@ class SearchConfig:
     # "CEOP" / "what does CEOP stand for": a passage that introduces the acronym (its long form with the acronym
     # in brackets, "Child Exploitation and Online Protection Centre (CEOP)", or a line opening "CEOP - ...").
     linear_introduction_bonus: float = 0.1
+    # A passage of a Walsall report is about Walsall though its text may not say so: for the share of the
+    # question's words a passage holds, it also holds the words of its report's council.
+    council_in_passages: bool = True
     answer_threshold: float | None = None
 
 
@@ -296,6 +299,7 @@ class Searcher:
         wanted = frozenset(t for t, w in term_weights.items() if w)
         phrase_total = sum(p.weight for p in phrases)
         decisions = plan.wants_decision and cfg.linear_decision_bonus
+        documents = self.index.documents
         # Candidates holding the same terms share a term share and the phrases they could hold (both words
         # held): most hold none, so most skip the phrase scan.
         by_held: dict[frozenset[str], tuple[float, list[_Phrase]]] = {}
@@ -303,6 +307,8 @@ class Searcher:
             record = c.record
             read = _chunk_text(record.heading, record.text)
             held = (read.stems & wanted) if wanted else frozenset()
+            if cfg.council_in_passages and wanted:
+                held |= _council_stems(documents[record.doc_id].council) & wanted
             known = by_held.get(held)
             if known is None:
                 known = by_held[held] = (_weighted_share(term_weights, held, term_total),
@@ -463,6 +469,11 @@ def _chunk_text(heading: str, text: str) -> _ChunkText:
     chunk, ~1 us to look it up; 4,096 chunks ~ 40 MB at most)."""
     lowered = text.lower()
     return _ChunkText(frozenset(stems(heading + " " + text)), lowered, frozenset(re.findall(r"\w+", lowered)))
+
+
+@lru_cache(maxsize=1024)
+def _council_stems(council: str) -> frozenset[str]:
+    return frozenset(stems(council))
 
 
 @lru_cache(maxsize=16384)

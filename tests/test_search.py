@@ -355,3 +355,18 @@ def test_confidence_reads_the_passages_closest_in_words_and_meaning_not_the_bonu
     reordered = searcher.search(question, k=10)  # Telford's passages first
     assert [p.chunk_id for p in reordered.passages[:3]] != [p.chunk_id for p in plain.passages[:3]]
     assert reordered.confidence == pytest.approx(plain.confidence)
+
+
+def test_a_passage_holds_its_reports_council_among_the_question_words(searcher):
+    # "Telford" in the question: a passage of Telford & Wrekin's report holds it though its text may not
+    # say it, and scores as if it did; the other council's passages, and those that say it, score the same.
+    question = "safeguarding training for councillors in Telford"
+    plain = {p.chunk_id: p for p in searcher.with_config(council_in_passages=False).search(question, k=20).passages}
+    held = {p.chunk_id: p for p in searcher.search(question, k=20).passages}
+    assert held.keys() >= plain.keys()  # a passage that scored nothing may now score
+    raised = {i for i in plain if held[i].score > plain[i].score + 1e-9}
+    says_telford = {i for i in plain if "telford" in held[i].text.lower()}
+    of_telford = {i for i in plain if held[i].document.council == "Telford & Wrekin"}
+    assert raised and raised == of_telford - says_telford
+    assert all(held[i].score == pytest.approx(plain[i].score) for i in plain.keys() - raised)
+    assert all(held[i].document.council == "Telford & Wrekin" for i in held.keys() - plain.keys())
