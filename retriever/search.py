@@ -301,22 +301,26 @@ class Searcher:
         phrase_total = sum(p.weight for p in phrases)
         decisions = plan.wants_decision and cfg.linear_decision_bonus
         documents = self.index.documents
-        # Candidates holding the same terms share a term share and the phrases they could hold (both words
-        # held): most hold none, so most skip the phrase scan.
-        by_held: dict[frozenset[str], tuple[float, list[_Phrase]]] = {}
+        # Candidates holding the same terms share a term share, and those whose text holds the same terms the
+        # phrases they could hold (both words in the text): most hold none, so most skip the phrase scan.
+        shares: dict[frozenset[str], float] = {}
+        possible_phrases: dict[frozenset[str], list[_Phrase]] = {}
         for c in candidates:
             record = c.record
             read = _chunk_text(record.heading, record.text)
-            held = (read.stems & wanted) if wanted else frozenset()
+            in_text = (read.stems & wanted) if wanted else frozenset()
+            held = in_text
             if cfg.council_in_passages and wanted:
-                held |= _council_stems(documents[record.doc_id].council) & wanted
-            known = by_held.get(held)
-            if known is None:
-                known = by_held[held] = (_weighted_share(term_weights, held, term_total),
-                                         [p for p in phrases if p.stems[0] in held and p.stems[1] in held])
-            share, possible = known
+                held = in_text | (_council_stems(documents[record.doc_id].council) & wanted)
+            share = shares.get(held)
+            if share is None:
+                share = shares[held] = _weighted_share(term_weights, held, term_total)
             score = c.dense + cfg.term_weight * share
             if phrase_total:
+                possible = possible_phrases.get(in_text)
+                if possible is None:
+                    possible = possible_phrases[in_text] = [p for p in phrases
+                                                            if p.stems[0] in in_text and p.stems[1] in in_text]
                 score += cfg.phrase_weight * _phrases_held(possible, read.lowered) / phrase_total
             c.evidence = score
             if decisions and (record.kind == "decision" or
