@@ -15,6 +15,7 @@ _DECISION_WORDS = re.compile(
 _DEFINITION_QUESTION = re.compile(
     r"^\s*(?:what|who)\s+(?:is|are|was|were|does)\s+(?:an?\s+|the\s+)?(?P<subject>[^?]+?)"
     r"(?:\s+(?:mean|stand for|do))?\s*\??\s*$", re.IGNORECASE)
+_LETTER_RUN = re.compile(r"[a-z]+")
 _GENERIC_NAME_WORDS = {"council", "city", "of", "and", "metropolitan", "borough", "county", "district", "the"}
 
 
@@ -49,36 +50,80 @@ def infer_council(question: str, aliases: dict[str, str]) -> str | None:
 
 
 @lru_cache(maxsize=16384)
+def _long_form_pattern(expansion: str) -> re.Pattern:
+    return re.compile(rf"(?<![A-Za-z]){re.escape(expansion)}", re.IGNORECASE)
+
+
+@lru_cache(maxsize=16384)
 def _term_pattern(term: str) -> re.Pattern:
     return re.compile(rf"(?<![A-Za-z]){re.escape(term)}(?![A-Za-z])", re.IGNORECASE)
 
 
-def find_expansions(question: str, terms: list[TermRecord], council_docs: set[str] | None) -> list[tuple[str, str]]:
-    """(acronym, long form) pairs the question touches, either way round.
+def _acronym(t: TermRecord) -> str:
+    """The term as questions use it: a plural acronym ("LSCBs") as its singular."""
+    return t.term.rstrip("s") if t.term.endswith("s") and t.term[:-1].isupper() else t.term
+
+
+def _first_letter_run(text: str) -> str:
+    match = _LETTER_RUN.search(text.lower())
+    return match.group() if match else ""
+
+
+@dataclass(frozen=True)
+class QueryVocabulary:
+    """What reading a question needs of the index, made once per index: the words that name each council,
+    and the acronyms by a word a question must hold for each to apply. An archive's glossary runs to
+    thousands of terms: a question tries the few it could touch (500 documents and 16,300 terms took
+    11 ms a question when every question tried every term)."""
+
+    documents: tuple[DocumentRecord, ...]
+    aliases: dict[str, str]
+    terms: tuple[TermRecord, ...]
+    # An acronym matches as a whole word and its long form from the start of a word ("hubs" holds "Hub"):
+    # the first run of letters of either starts a run of letters of the question. Terms keyed by both.
+    by_word: dict[str, tuple[int, ...]]
+
+
+def query_vocabulary(documents: list[DocumentRecord], terms: list[TermRecord]) -> QueryVocabulary:
+    by_word: dict[str, list[int]] = {}
+    for i, t in enumerate(terms):
+        for word in {_first_letter_run(_acronym(t)), _first_letter_run(t.expansion)}:
+            by_word.setdefault(word, []).append(i)  # "": a term without letters, tried for every question
+    return QueryVocabulary(tuple(documents), council_aliases(documents), tuple(terms),
+                           {w: tuple(ids) for w, ids in by_word.items()})
+
+
+def find_expansions(question: str, vocabulary: QueryVocabulary,
+                    council_docs: set[str] | None) -> list[tuple[str, str]]:
+    """(acronym, long form) pairs the question touches, either way round: the acronym as a whole word, the
+    long form from the start of a word.
 
     An acronym can mean different things in different councils' reports: when the
     question names a council, only that council's documents' definitions are used.
     """
     found: dict[tuple[str, str], None] = {}
     lowered = question.lower()
-    for t in terms:
+    words = {run[:end] for run in _LETTER_RUN.findall(lowered) for end in range(1, len(run) + 1)} | {""}
+    # the index's order, as if every term were tried
+    for i in sorted({i for word in words for i in vocabulary.by_word.get(word, ())}):
+        t = vocabulary.terms[i]
         if council_docs is not None and t.doc_id not in council_docs:
             continue
-        term = t.term.rstrip("s") if t.term.endswith("s") and t.term[:-1].isupper() else t.term
+        term = _acronym(t)
         if len(term) < 2 or term.lower() in STOPWORDS:
             continue
         # A lower-case acronym ("mash") counts unless it is an everyday word of the question.
-        # the substring test first: most of the index's terms are not in the question at all
-        if (term.lower() in lowered and _term_pattern(term).search(question)) or t.expansion.lower() in lowered:
+        # the substring tests first: the regex only where the words are there at all
+        if ((term.lower() in lowered and _term_pattern(term).search(question))
+                or (t.expansion.lower() in lowered and _long_form_pattern(t.expansion).search(question))):
             found[(term, t.expansion)] = None
     return list(found)
 
 
-def plan_query(question: str, documents: list[DocumentRecord], terms: list[TermRecord],
-               infer: bool = True) -> QueryPlan:
-    council = infer_council(question, council_aliases(documents)) if infer else None
-    council_docs = {d.id for d in documents if d.council == council} if council else None
-    expansions = find_expansions(question, terms, council_docs)
+def plan_query(question: str, vocabulary: QueryVocabulary, infer: bool = True) -> QueryPlan:
+    council = infer_council(question, vocabulary.aliases) if infer else None
+    council_docs = {d.id for d in vocabulary.documents if d.council == council} if council else None
+    expansions = find_expansions(question, vocabulary, council_docs)
     lexical = list(query_terms(question))
     extra_dense = []
     for term, expansion in expansions:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import re
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -17,7 +17,7 @@ from retriever.encoder import MODEL_NAME, Encoder
 from retriever.onnx_encoder import INT8_SUFFIX
 from retriever.lexical import query_bigrams, query_terms, stem, stems
 from retriever.cues import answer_type_pattern, asked_acronyms, decision_heading, introduces_pattern, states
-from retriever.query import QueryPlan, defines_pattern, plan_query
+from retriever.query import QueryPlan, QueryVocabulary, defines_pattern, plan_query, query_vocabulary
 from retriever.results import Answer, DocumentRef, Passage
 from retriever.store import ChunkRecord, IndexReader, WindowBatch
 from retriever.vectors import search_vectors
@@ -158,6 +158,12 @@ class Searcher:
     def with_config(self, **changes) -> "Searcher":
         return Searcher(self.index, self.encoder, replace(self.config, **changes))
 
+    @cached_property
+    def vocabulary(self) -> QueryVocabulary:
+        """The index's councils and acronyms as reading a question uses them, made on first use."""
+        return query_vocabulary(list(self.index.documents.values()),
+                                self.index.terms if self.config.expand_acronyms else [])
+
     @property
     def answer_threshold(self) -> float:
         """The configured threshold, or the one calibrated for the index's model (the fp32 model's if none is)."""
@@ -191,8 +197,7 @@ class Searcher:
             raise UnknownFilter("kind", kind, list(KINDS))
         doc_ids = self.resolve_filters(council, document)
         cfg = self.config
-        plan = plan_query(question, list(self.index.documents.values()),
-                          self.index.terms if cfg.expand_acronyms else [], infer=infer and not council)
+        plan = plan_query(question, self.vocabulary, infer=infer and not council)
         if not cfg.expand_acronyms:
             plan = replace(plan, dense_text=question, lexical_terms=tuple(query_terms(question)), expansions=())
         depth = cfg.candidates if kind is None else cfg.candidates * 4

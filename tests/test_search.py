@@ -121,7 +121,7 @@ def test_chunk_cache_stays_bounded_and_correct(searcher, monkeypatch):
 def _spans_marked(searcher, text, spans, cosines, question):
     import numpy as np
 
-    from retriever.query import plan_query
+    from retriever.query import plan_query, query_vocabulary
     from retriever.search import _Candidate, _WindowScores
     from retriever.store import ChunkRecord, WindowBatch
 
@@ -129,7 +129,7 @@ def _spans_marked(searcher, text, spans, cosines, question):
     bounds = (np.array([s for s, _ in spans]), np.array([e for _, e in spans]))
     batch = WindowBatch(np.array([1]), np.array([0, len(spans)]), *bounds, np.zeros((len(spans), 4)))
     cand = _Candidate(1, 1.0, record, windows=_WindowScores(batch, np.array(cosines)), row=0)
-    (start, end), = searcher._answer_spans([cand], plan_query(question, [], []))
+    (start, end), = searcher._answer_spans([cand], plan_query(question, query_vocabulary([], [])))
     return text[start:end]
 
 
@@ -370,3 +370,59 @@ def test_a_passage_holds_its_reports_council_among_the_question_words(searcher):
     assert raised and raised == of_telford - says_telford
     assert all(held[i].score == pytest.approx(plain[i].score) for i in plain.keys() - raised)
     assert all(held[i].document.council == "Telford & Wrekin" for i in held.keys() - plain.keys())
+
+
+def _every_term_tried(question, terms, council_docs):
+    """find_expansions' rule applied to every term in turn, as a reference for its lookup."""
+    import re
+
+    from retriever.lexical import STOPWORDS
+
+    found = {}
+    for t in terms:
+        if council_docs is not None and t.doc_id not in council_docs:
+            continue
+        term = t.term.rstrip("s") if t.term.endswith("s") and t.term[:-1].isupper() else t.term
+        if len(term) < 2 or term.lower() in STOPWORDS:
+            continue
+        whole = re.search(rf"(?<![A-Za-z]){re.escape(term)}(?![A-Za-z])", question, re.IGNORECASE)
+        from_word_start = re.search(rf"(?<![A-Za-z]){re.escape(t.expansion)}", question, re.IGNORECASE)
+        if whole or from_word_start:
+            found[(term, t.expansion)] = None
+    return list(found)
+
+
+def test_a_question_tries_only_the_terms_it_could_touch_and_finds_what_trying_every_term_finds():
+    import random
+
+    from retriever.query import find_expansions, query_vocabulary
+    from retriever.store import TermRecord
+
+    rng = random.Random(7)
+    words = ["hub", "safe", "guarding", "child", "ex", "next", "care", "cse", "mash", "board", "health", "2020"]
+    terms = []
+    for i in range(300):
+        acronym = "".join(rng.choice("ABCHMSEX2") for _ in range(rng.randint(1, 4))) + rng.choice(["", "s"])
+        long_form = rng.choice([" ", "-", " & "]).join(rng.choice(words).title() for _ in range(rng.randint(1, 3)))
+        terms.append(TermRecord(f"doc{i % 3}", acronym, long_form, 1, ""))
+    vocabulary = query_vocabulary([], terms)
+    for _ in range(400):
+        question = " ".join(rng.choice(words + [t.term for t in terms[:40]] + ["hubs", "unhealthy", "(mash)", "x-safe"])
+                            for _ in range(rng.randint(1, 6)))
+        for council_docs in (None, {"doc0", "doc2"}):
+            assert find_expansions(question, vocabulary, council_docs) == _every_term_tried(question, terms,
+                                                                                            council_docs)
+
+
+def test_a_long_form_counts_from_the_start_of_a_word_and_an_acronym_as_a_whole_word():
+    from retriever.query import find_expansions, query_vocabulary
+    from retriever.store import TermRecord
+
+    vocabulary = query_vocabulary([], [TermRecord("d", "MASH", "Multi-Agency Safeguarding Hub", 1, ""),
+                                       TermRecord("d", "PH", "Public Health", 1, "")])
+    mash = ("MASH", "Multi-Agency Safeguarding Hub")
+    assert find_expansions("multi-agency safeguarding hubs in Telford", vocabulary, None) == [mash]  # plural
+    assert find_expansions("what is a MASH?", vocabulary, None) == [mash]
+    assert find_expansions("the MASHED potatoes", vocabulary, None) == []
+    assert find_expansions("republic health reforms", vocabulary, None) == []  # inside a word: not the long form
+    assert find_expansions("public healthcare", vocabulary, None) == [("PH", "Public Health")]
