@@ -32,6 +32,7 @@ class FakeClient:
         self.passages = passages
         self.infer_council = infer_council
         self.expansions = expansions
+        self.glossary_terms: list[dict] | None = None  # None: the fixtures' two terms
         self.calls: list[tuple[str, dict]] = []
 
     def _check(self) -> None:
@@ -56,7 +57,7 @@ class FakeClient:
     def glossary(self, council=None):
         self.calls.append(("glossary", {"council": council}))
         self._check()
-        return fx.glossary(council)
+        return fx.glossary(council) if self.glossary_terms is None else [dict(t) for t in self.glossary_terms]
 
     def health(self):
         self._check()
@@ -305,6 +306,27 @@ def test_glossary_view_quotes_definitions_with_citation(fake):
     at.selectbox(key="gloss_council").set_value("Wolverhampton").run()
     assert ("glossary", {"council": "Wolverhampton"}) in fake.calls
     assert "WSCB" in markdown_text(at) and "MASH" not in markdown_text(at)
+
+
+def test_a_long_glossary_is_drawn_a_hundred_terms_at_a_time(fake):
+    template = fx.glossary()[0]
+    fake.glossary_terms = [{**template, "term": f"T{i:03d}", "expansion": f"Term number {i}"} for i in range(250)]
+    at = make_app()
+    at.session_state["view"] = "Glossary"
+    at.run()
+    no_exception(at)
+
+    def drawn():
+        return [m.value for m in at.markdown if 'class="or-term"' in m.value]
+
+    assert len(drawn()) == 100 and "T000" in drawn()[0] and "T099" in drawn()[-1]
+    assert any("Showing 100 of 250" in c.value for c in at.caption)
+    at.button(key="gloss_more").click().run()
+    assert len(drawn()) == 200 and "T199" in drawn()[-1]
+    at.button(key="gloss_more").click().run()
+    assert len(drawn()) == 250 and not [b for b in at.button if b.key == "gloss_more"]
+    at.text_input(key="gloss_filter").input("number 12").run()  # narrowed: T012, T120-T129
+    assert len(drawn()) == 11 and not any("Showing" in c.value for c in at.caption)
 
 
 def test_inferred_council_is_shown_and_clearing_it_searches_with_infer_false(fake):

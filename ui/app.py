@@ -33,6 +33,8 @@ API_KEY = os.environ.get("ONRECORD_API_KEY") or None
 DEFAULT_K = 5
 MAX_K = 20
 VIEWS = ["Ask", "Reports", "Glossary"]
+# Glossary terms drawn at a time: an archive's glossary runs to thousands of terms, each a block of the page.
+GLOSSARY_SHOWN = 100
 EXAMPLES = [
     "What did Telford decide on taxi licensing?",
     "What is a MASH?",
@@ -428,8 +430,14 @@ def render_glossary(client, docs: list[dict] | None) -> None:
     if not terms:
         st.info("No glossary terms found." if not needle else f"No term matches “{needle}”.")
         return
-    st.caption("Abbreviations as the reports themselves define them, quoted with their page.")
-    for t in sorted(terms, key=lambda t: ((t.get("term") or "").lower(), (t.get("document") or {}).get("title") or "")):
+    if ss.get("_gloss_for") != (council, needle):  # another council or filter: from the first terms again
+        ss["_gloss_for"], ss["gloss_shown"] = (council, needle), GLOSSARY_SHOWN
+    shown = ss.get("gloss_shown", GLOSSARY_SHOWN)
+    st.caption("Abbreviations as the reports themselves define them, quoted with their page."
+               + (f" Showing {shown:,} of {len(terms):,}: type in “Find a term” to narrow them."
+                  if len(terms) > shown else ""))
+    ordered = sorted(terms, key=lambda t: ((t.get("term") or "").lower(), (t.get("document") or {}).get("title") or ""))
+    for t in ordered[:shown]:
         doc = t.get("document") or {}
         cite = ", ".join(x for x in (f"\u201c{doc.get('title') or doc.get('file') or ''}\u201d",
                                      doc.get("council") or "", render.format_date(doc.get("date")),
@@ -444,6 +452,10 @@ def render_glossary(client, docs: list[dict] | None) -> None:
             f'{render.quote_html(t.get("quote") or "")}'
             f'<div class="or-small">{html.escape(cite)}{link}</div></div>',
             unsafe_allow_html=True)
+    if len(ordered) > shown:
+        if st.button(f"Show {min(GLOSSARY_SHOWN, len(ordered) - shown):,} more", key="gloss_more"):
+            ss["gloss_shown"] = shown + GLOSSARY_SHOWN
+            st.rerun()
 
 
 # ---------------------------------------------------------------------------- page
