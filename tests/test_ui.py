@@ -33,6 +33,7 @@ class FakeClient:
         self.infer_council = infer_council
         self.expansions = expansions
         self.glossary_terms: list[dict] | None = None  # None: the fixtures' two terms
+        self.document_list: list[dict] | None = None  # None: the fixtures' two reports
         self.calls: list[tuple[str, dict]] = []
 
     def _check(self) -> None:
@@ -52,7 +53,7 @@ class FakeClient:
     def documents(self):
         self.calls.append(("documents", {}))
         self._check()
-        return fx.documents()
+        return fx.documents() if self.document_list is None else [dict(d) for d in self.document_list]
 
     def glossary(self, council=None):
         self.calls.append(("glossary", {"council": council}))
@@ -292,6 +293,30 @@ def test_reports_view_lists_documents_with_metadata_and_links(fake):
     at.button(key="search_doc_wolves-review").click().run()
     assert at.session_state["view"] == "Ask"
     assert at.selectbox(key="document").value == "wolves-review"
+
+
+def test_many_reports_are_drawn_fifty_at_a_time_and_can_be_narrowed(fake):
+    template = fx.documents()[0]
+    fake.document_list = [{**template, "id": f"r{i:03d}", "file": f"report-{i:03d}.pdf", "title": f"Report {i:03d}",
+                           "council": "Walsall" if i % 10 == 0 else "Telford & Wrekin",
+                           "council_full": "Walsall Council" if i % 10 == 0 else "Telford & Wrekin Council",
+                           "url": f"/documents/r{i:03d}/file"} for i in range(120)]
+    at = make_app()
+    at.query_params["view"] = "reports"
+    at.run()
+    no_exception(at)
+
+    def drawn():
+        return [b.key for b in at.button if (b.key or "").startswith("search_doc_")]
+
+    assert drawn() == [f"search_doc_r{i:03d}" for i in range(50)]
+    assert any("120 reports are indexed" in c.value and "Showing 50 of 120" in c.value for c in at.caption)
+    at.button(key="reports_more").click().run()
+    assert len(drawn()) == 100
+    at.text_input(key="reports_filter").input("walsall").run()  # from the first again, narrowed
+    assert drawn() == [f"search_doc_r{i:03d}" for i in range(0, 120, 10)]
+    assert any("12 match “walsall”" in c.value for c in at.caption)
+    assert not [b for b in at.button if b.key == "reports_more"]
 
 
 def test_glossary_view_quotes_definitions_with_citation(fake):

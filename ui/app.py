@@ -33,7 +33,9 @@ API_KEY = os.environ.get("ONRECORD_API_KEY") or None
 DEFAULT_K = 5
 MAX_K = 20
 VIEWS = ["Ask", "Reports", "Glossary"]
-# Glossary terms drawn at a time: an archive's glossary runs to thousands of terms, each a block of the page.
+# Drawn at a time: an archive runs to hundreds of reports and thousands of glossary terms, each a block of
+# the page, and Streamlit draws every block on every rerun.
+REPORTS_SHOWN = 50
 GLOSSARY_SHOWN = 100
 EXAMPLES = [
     "What did Telford decide on taxi licensing?",
@@ -380,8 +382,17 @@ def render_reports(client, docs: list[dict] | None) -> None:
     if not docs:
         st.info("No reports are indexed yet. Run `onrecord ingest` (or `make run`) to build the index.")
         return
-    st.caption(f"{len(docs)} reports are indexed. OnRecord searches only these.")
-    for d in docs:
+    needle = st.text_input("Find a report", key="reports_filter", placeholder="title, council or file name")
+    matching = docs
+    if needle.strip():
+        n = needle.strip().lower()
+        matching = [d for d in docs if any(n in str(d.get(f) or "").lower()
+                                           for f in ("title", "council", "council_full", "file"))]
+    shown = first_of(matching, "reports", needle, REPORTS_SHOWN)
+    st.caption(f"{len(docs)} reports are indexed. OnRecord searches only these."
+               + (f" {len(matching)} match “{needle.strip()}”." if matching is not docs else "")
+               + (f" Showing {len(shown):,} of {len(matching):,}." if len(matching) > len(shown) else ""))
+    for d in shown:
         with st.container(border=True):
             title = html.escape(d.get("title") or d.get("file") or "Untitled report")
             meta = [d.get("council_full") or d.get("council"), d.get("body"),
@@ -402,6 +413,21 @@ def render_reports(client, docs: list[dict] | None) -> None:
                                icon=":material/open_in_new:", icon_position="right")
                 st.button("Search this report", key=f"search_doc_{d.get('id')}", on_click=on_search_report,
                           args=(d.get("id"), d.get("council") or ""))
+    show_more(len(matching), len(shown), "reports", REPORTS_SHOWN)
+
+
+def first_of(items: list, key: str, filters, step: int) -> list:
+    """The first of a long list, `step` more after each "Show more"; from the first again when the filters change."""
+    ss = st.session_state
+    if ss.get(f"_{key}_for") != filters:
+        ss[f"_{key}_for"], ss[f"{key}_shown"] = filters, step
+    return items[:ss.get(f"{key}_shown", step)]
+
+
+def show_more(total: int, shown: int, key: str, step: int) -> None:
+    if total > shown and st.button(f"Show {min(step, total - shown):,} more", key=f"{key}_more"):
+        st.session_state[f"{key}_shown"] = shown + step
+        st.rerun()
 
 
 def render_glossary(client, docs: list[dict] | None) -> None:
@@ -430,14 +456,12 @@ def render_glossary(client, docs: list[dict] | None) -> None:
     if not terms:
         st.info("No glossary terms found." if not needle else f"No term matches “{needle}”.")
         return
-    if ss.get("_gloss_for") != (council, needle):  # another council or filter: from the first terms again
-        ss["_gloss_for"], ss["gloss_shown"] = (council, needle), GLOSSARY_SHOWN
-    shown = ss.get("gloss_shown", GLOSSARY_SHOWN)
-    st.caption("Abbreviations as the reports themselves define them, quoted with their page."
-               + (f" Showing {shown:,} of {len(terms):,}: type in “Find a term” to narrow them."
-                  if len(terms) > shown else ""))
     ordered = sorted(terms, key=lambda t: ((t.get("term") or "").lower(), (t.get("document") or {}).get("title") or ""))
-    for t in ordered[:shown]:
+    shown = first_of(ordered, "gloss", (council, needle), GLOSSARY_SHOWN)
+    st.caption("Abbreviations as the reports themselves define them, quoted with their page."
+               + (f" Showing {len(shown):,} of {len(terms):,}: type in “Find a term” to narrow them."
+                  if len(terms) > len(shown) else ""))
+    for t in shown:
         doc = t.get("document") or {}
         cite = ", ".join(x for x in (f"\u201c{doc.get('title') or doc.get('file') or ''}\u201d",
                                      doc.get("council") or "", render.format_date(doc.get("date")),
@@ -452,10 +476,7 @@ def render_glossary(client, docs: list[dict] | None) -> None:
             f'{render.quote_html(t.get("quote") or "")}'
             f'<div class="or-small">{html.escape(cite)}{link}</div></div>',
             unsafe_allow_html=True)
-    if len(ordered) > shown:
-        if st.button(f"Show {min(GLOSSARY_SHOWN, len(ordered) - shown):,} more", key="gloss_more"):
-            ss["gloss_shown"] = shown + GLOSSARY_SHOWN
-            st.rerun()
+    show_more(len(ordered), len(shown), "gloss", GLOSSARY_SHOWN)
 
 
 # ---------------------------------------------------------------------------- page
