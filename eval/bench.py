@@ -427,13 +427,9 @@ def model_shape(model_path: Path) -> dict:
             "intermediate": config["intermediate_size"]}
 
 
-def token_lengths(texts: list[str], model_path: Path, limit: int) -> list[int]:
-    """Each text's word pieces as the model reads it: its own tokenizer, cut at its max_seq_length, without
-    the padding to 128 its tokenizer.json asks for (padding is not useful work)."""
-    from tokenizers import Tokenizer
-
-    tokenizer = Tokenizer.from_file(str(Path(model_path) / "tokenizer.json"))
-    tokenizer.enable_truncation(limit)
+def token_lengths(texts: list[str], tokenizer) -> list[int]:
+    """Each text's word pieces as the model reads it (`retriever.onnx_encoder.model_tokenizer`), without the
+    padding to 128 its tokenizer.json asks for (padding is not useful work)."""
     tokenizer.no_padding()
     return [len(e.ids) for e in tokenizer.encode_batch(texts)]
 
@@ -480,12 +476,13 @@ def gemm_rates(rows: int, hidden: int, intermediate: int, repeats: int = 30) -> 
 def bench_compute(all_texts: list[str], sample: list[str], embedding: dict, ingest_runs: list[dict]) -> dict:
     """How far embedding is from this machine's arithmetic ceiling, and what the ingest targets would need."""
     from retriever.encoder import packaged_model_path
-    from retriever.onnx_encoder import BATCH_TOKENS, MAX_TOKENS
+    from retriever.onnx_encoder import BATCH_TOKENS, model_tokenizer
 
     model_path = Path(packaged_model_path())
     shape = model_shape(model_path)
-    workload_lengths = token_lengths(all_texts, model_path, MAX_TOKENS)
-    sample_lengths = token_lengths(sample, model_path, MAX_TOKENS)
+    tokenizer = model_tokenizer(model_path)
+    workload_lengths = token_lengths(all_texts, tokenizer)
+    sample_lengths = token_lengths(sample, tokenizer)
     workload_gflop = encoder_flops(workload_lengths, **shape) / 1e9
     sample_gflop = encoder_flops(sample_lengths, **shape) / 1e9
     gemm = gemm_rates(BATCH_TOKENS, shape["hidden"], shape["intermediate"])
@@ -508,7 +505,7 @@ def bench_compute(all_texts: list[str], sample: list[str], embedding: dict, inge
         needs["gflops_for_3x_baseline"] = round(3 * sample_gflop / base["seconds_best"], 1)
     if parse_s is not None and parse_s < TARGETS["ingest_cold_s"][2]:
         needs["gflops_for_30s_ingest"] = round(workload_gflop / (TARGETS["ingest_cold_s"][2] - parse_s), 1)
-    return {"model": shape, "max_tokens": MAX_TOKENS, "workload_texts": len(all_texts),
+    return {"model": shape, "max_tokens": tokenizer.truncation["max_length"], "workload_texts": len(all_texts),
             "workload_tokens": sum(workload_lengths), "workload_gflop": round(workload_gflop, 1),
             "sample_texts": len(sample), "sample_tokens": sum(sample_lengths), "sample_gflop": round(sample_gflop, 1),
             "gemm": gemm, "gemm_rows": BATCH_TOKENS, "variants": variants, "ingest": runs, "parse_s": parse_s,

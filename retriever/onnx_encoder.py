@@ -105,6 +105,20 @@ def token_batches(encodings: list, max_texts: int, max_tokens: int) -> list[list
     return batches
 
 
+def model_tokenizer(model_path: str | Path):
+    """The model's own tokenizer (tokenizer.json), cutting a text where the model stops reading (its
+    max_seq_length, sentence_bert_config.json)."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(Path(model_path) / "tokenizer.json"))
+    limit = MAX_TOKENS
+    config = Path(model_path) / "sentence_bert_config.json"
+    if config.is_file():
+        limit = int(json.loads(config.read_text()).get("max_seq_length", MAX_TOKENS))
+    tokenizer.enable_truncation(limit)
+    return tokenizer
+
+
 class OnnxEncoder:
     """Encoder protocol over ONNX Runtime; exports and loads on first use, never at construction."""
 
@@ -132,7 +146,6 @@ class OnnxEncoder:
             if self._session is not None:
                 return
             import onnxruntime as ort
-            from tokenizers import Tokenizer
 
             model_path = self._model_path or packaged_model_path()
             if not self.model_file.is_file():
@@ -142,12 +155,7 @@ class OnnxEncoder:
             if self._threads:
                 options.intra_op_num_threads = self._threads
             options.inter_op_num_threads = 1
-            tokenizer = Tokenizer.from_file(str(Path(model_path) / "tokenizer.json"))
-            limit = MAX_TOKENS
-            config = Path(model_path) / "sentence_bert_config.json"
-            if config.is_file():
-                limit = int(json.loads(config.read_text()).get("max_seq_length", MAX_TOKENS))
-            tokenizer.enable_truncation(limit)
+            tokenizer = model_tokenizer(model_path)
             tokenizer.enable_padding(pad_id=tokenizer.token_to_id("[PAD]") or 0, pad_token="[PAD]")
             self._tokenizer = tokenizer
             self._session = ort.InferenceSession(str(self.model_file), options, providers=["CPUExecutionProvider"])

@@ -195,8 +195,9 @@ def test_the_arithmetic_section_sets_each_rate_against_the_matrix_products():
 
 def test_token_lengths_count_word_pieces_without_the_tokenizers_padding():
     from retriever.encoder import packaged_model_path
+    from retriever.onnx_encoder import model_tokenizer
 
-    short, long = bench.token_lengths(["what is a MASH?", "word " * 400], packaged_model_path(), 256)
+    short, long = bench.token_lengths(["what is a MASH?", "word " * 400], model_tokenizer(packaged_model_path()))
     assert 5 <= short < 20  # the packaged tokenizer.json pads to 128: not counted
     assert long == 256  # cut where the model stops reading
 
