@@ -160,7 +160,8 @@ class Searcher:
 
     @cached_property
     def vocabulary(self) -> QueryVocabulary:
-        """The index's councils and acronyms as reading a question uses them, made on first use."""
+        """The index's councils and acronyms as reading a question uses them, made on first use (without
+        acronym expansion, no acronyms: the question is embedded and its words searched as they stand)."""
         return query_vocabulary(list(self.index.documents.values()),
                                 self.index.terms if self.config.expand_acronyms else [])
 
@@ -198,8 +199,6 @@ class Searcher:
         doc_ids = self.resolve_filters(council, document)
         cfg = self.config
         plan = plan_query(question, self.vocabulary, infer=infer and not council)
-        if not cfg.expand_acronyms:
-            plan = replace(plan, dense_text=question, lexical_terms=tuple(query_terms(question)), expansions=())
         depth = cfg.candidates if kind is None else cfg.candidates * 4
         vector = self.encoder.encode([plan.dense_text])[0] if cfg.mode != "lexical" else None
         lexical = self._lexical(plan, depth, doc_ids) if cfg.mode != "dense" else []
