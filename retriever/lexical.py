@@ -11,7 +11,14 @@ him his how i if in into is it its itself just me more most my no nor not now of
 out over own same she should so some such than that the their them then there these they this those through to
 too under until up very was we were what when where which while who whom why will with would you your
 tell show give find please say says said
+don't doesn't didn't isn't aren't wasn't weren't won't wouldn't can't cannot couldn't shouldn't hasn't haven't
+hadn't mustn't needn't
+anyone anything anybody someone something somebody everyone everything everybody nobody nothing whether
+go goes going gone get gets got actually really also
 """.split())
+# The last three lines: a question's frame in plain speech ("why don't victims tell anyone", "is Telford going
+# to", "who keeps an eye on whether ... actually ..."). Formal reports seldom use these words, so their IDF
+# ranks them above the words that carry the question.
 _POSSESSIVE = re.compile(r"'s\b")
 _TOKEN = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?")
 
