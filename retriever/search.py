@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import re
 from functools import cached_property, lru_cache
+from typing import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -424,7 +425,17 @@ class Searcher:
 
     def _answer_spans(self, candidates: list[_Candidate], plan: QueryPlan) -> list[tuple[int, int]]:
         """For each passage, the window (one or two sentences) that best answers the question."""
-        wanted = {stem(t) for t in plan.lexical_terms}
+        cfg = self.config
+        wanted = frozenset(stem(t) for t in plan.lexical_terms)
+        # The cues that move passages move sentences too: the sentence that states the quantity or date asked
+        # for, or that says what the subject of "what is X?" is ("Family Connect is the single point ...").
+        cues: list[tuple[Callable[[str], bool], float]] = []
+        answer_type = answer_type_pattern(plan.question) if cfg.linear_answer_type_bonus else None
+        if answer_type is not None:
+            cues.append((lambda sentence: states(answer_type, sentence), cfg.linear_answer_type_bonus))
+        definition = defines_pattern(plan.defines) if cfg.linear_definition_bonus else None
+        if definition is not None:
+            cues.append((lambda sentence: definition.search(sentence) is not None, cfg.linear_definition_bonus))
         chosen = []
         for cand in candidates:
             text = cand.record.text
@@ -432,24 +443,34 @@ class Searcher:
             if windows is not None:
                 cosines, starts, ends = windows
                 spans = list(zip(starts.tolist(), ends.tolist()))
+                closeness = cosines.tolist() if cfg.sentence_embeddings else None
             else:
                 spans = sentence_spans(text) or [(0, len(text))]
-            scores = []
-            for j, (s, e) in enumerate(spans):
-                words = _window_stems(text[s:e])
-                lexical = len(words & wanted) / max(1, len(wanted))
-                dense = 0.0
-                if self.config.sentence_embeddings and windows is not None:
-                    dense = float(cosines[j])
-                short = 0.15 if len(words) < 4 else 0.0  # a bare heading or number answers little
-                scores.append(dense + 0.5 * lexical - short)
-            best = int(np.argmax(scores))
-            start, end = spans[best]
-            # A lead-in ("... are outlined below:") is answered by what follows it: mark both.
-            if text[start:end].rstrip().endswith(":") and best + 1 < len(spans):
-                end = spans[best + 1][1]
-            chosen.append((start, end))
+                closeness = None
+            chosen.append(answer_window(text, spans, closeness, wanted, cues))
         return chosen
+
+
+def answer_window(text: str, spans: list[tuple[int, int]], closeness: list[float] | None,
+                  wanted: frozenset[str], cues: list[tuple[Callable[[str], bool], float]]) -> tuple[int, int]:
+    """The start and end of the window of `text` that best answers: each window (one of `spans`) scored by its
+    closeness in meaning to the question (None: not known), the share of the question's stems it holds, and the
+    bonus of each cue (a test of its text) it meets."""
+    scores = []
+    for j, (s, e) in enumerate(spans):
+        sentence = text[s:e]
+        words = _window_stems(sentence)
+        lexical = len(words & wanted) / max(1, len(wanted))
+        dense = closeness[j] if closeness is not None else 0.0
+        short = 0.15 if len(words) < 4 else 0.0  # a bare heading or number answers little
+        cue = sum(bonus for meets, bonus in cues if meets(sentence))
+        scores.append(dense + 0.5 * lexical - short + cue)
+    best = int(np.argmax(scores))
+    start, end = spans[best]
+    # A lead-in ("... are outlined below:") is answered by what follows it: mark both.
+    if text[start:end].rstrip().endswith(":") and best + 1 < len(spans):
+        end = spans[best + 1][1]
+    return start, end
 
 
 def ranking_terms(counts: dict[str, int], total: int) -> list[str]:

@@ -439,3 +439,27 @@ def test_a_long_form_counts_from_the_start_of_a_word_and_an_acronym_as_a_whole_w
     assert find_expansions("the MASHED potatoes", vocabulary, None) == []
     assert find_expansions("republic health reforms", vocabulary, None) == []  # inside a word: not the long form
     assert find_expansions("public healthcare", vocabulary, None) == [("PH", "Public Health")]
+
+
+def test_the_answer_window_is_the_sentence_that_states_what_the_question_asks_for():
+    import re
+
+    from retriever.cues import answer_type_pattern, states
+    from retriever.lexical import stems
+    from retriever.search import answer_window
+
+    text = ("Of 102 children at some risk, 24 are at serious risk. Risk is assessed for every child at serious risk "
+            "of exploitation in Walsall.")
+    spans = [(0, 53), (54, len(text))]
+    wanted = frozenset(stems("how many Walsall children are at serious risk of exploitation"))
+    quantity = answer_type_pattern("how many Walsall children are at serious risk of exploitation")
+    # the second sentence holds more of the question's words; the first states the number asked for
+    assert answer_window(text, spans, None, wanted, []) == spans[1]
+    cue = [(lambda sentence: states(quantity, sentence), 0.15)]
+    assert answer_window(text, spans, None, wanted, cue) == spans[0]
+    # closeness in meaning still counts: a much closer sentence keeps the mark
+    assert answer_window(text, spans, [0.2, 0.6], wanted, cue) == spans[1]
+    defines = re.compile(r"^Family Connect is")
+    text = "It takes calls from anyone. Family Connect is the front door."
+    spans = [(0, 27), (28, len(text))]
+    assert answer_window(text, spans, [0.5, 0.4], frozenset(), [(lambda s: bool(defines.search(s)), 0.15)]) == spans[1]
