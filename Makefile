@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install index run test test-fast eval bench browser clean
+.PHONY: install index run test test-fast eval eval-holdout bench browser clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ clean:
 
 eval: index
 	$(BIN)/python -m eval
+
+# The held-out questions (eval/holdout_questions.jsonl; no weight fitted on them); report in eval/results/holdout/.
+eval-holdout: index
+	$(BIN)/python -m eval --questions eval/holdout_questions.jsonl --configs "default (hybrid),dense" --out-dir eval/results/holdout
 
 # Ingest, embedding and query speed, memory, encoder options (eval/results/bench.md); --scale re-runs the scale part.
 bench: index

@@ -6,6 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_QUESTIONS = Path(__file__).resolve().parent / "questions.jsonl"
+# Written later, by readers who had not seen the search: a check on how far the fixed set's figures carry to new
+# questions (`make eval-holdout`). No weight or threshold is fitted on it; it did choose one rule, how the
+# abstention confidence counts coverage, judged on both sets together (README, "Held-out questions").
+HOLDOUT_QUESTIONS = Path(__file__).resolve().parent / "holdout_questions.jsonl"
 
 
 @dataclass(frozen=True)
