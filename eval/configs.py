@@ -23,6 +23,7 @@ CONFIGS: dict[str, dict] = {
     "- answer type bonus": {"linear_answer_type_bonus": 0.0},
     "- decision headings": {"decision_headings": False},
     "- council as passage context": {"council_in_passages": False},
+    "- coverage in one passage": {"coverage_in_one_passage": False},
     "- window answer spans": {"sentence_embeddings": False},
 }
 

@@ -370,6 +370,19 @@ def test_confidence_reads_the_passages_closest_in_words_and_meaning_not_the_bonu
     assert reordered.confidence == pytest.approx(plain.confidence)
 
 
+def test_confidence_counts_the_question_words_one_passage_holds(searcher):
+    # "taxi licensing" is in one report's passages, "counselling" in the other's: no passage holds both
+    question = "taxi licensing and counselling"
+    deep = searcher.with_config(coverage_depth=10)
+    one = deep.search(question, k=10).signals["coverage"]
+    together = deep.with_config(coverage_in_one_passage=False).search(question, k=10).signals["coverage"]
+    assert together == pytest.approx(1.0) and 0.0 < one < 0.9
+    # a passage of Wolverhampton's report holds "Wolverhampton" though its text does not say it
+    question = "counselling support for victims in Wolverhampton"
+    assert deep.search(question, k=10).signals["coverage"] == pytest.approx(1.0)
+    assert deep.with_config(council_in_passages=False).search(question, k=10).signals["coverage"] < 0.9
+
+
 def test_a_passage_holds_its_reports_council_among_the_question_words(searcher):
     # "Telford" in the question: a passage of Telford & Wrekin's report holds it though its text may not
     # say it, and scores as if it did; the other council's passages, and those that say it, score the same.
