@@ -14,7 +14,7 @@ tell show give find please say says said
 don't doesn't didn't isn't aren't wasn't weren't won't wouldn't can't cannot couldn't shouldn't hasn't haven't
 hadn't mustn't needn't
 anyone anything anybody someone something somebody everyone everything everybody nobody nothing whether
-go goes going gone get gets got actually really also
+go goes going gone get gets getting got actually really also
 """.split())
 # The last three lines: a question's frame in plain speech ("why don't victims tell anyone", "is Telford going
 # to", "who keeps an eye on whether ... actually ..."). Formal reports seldom use these words, so their IDF
