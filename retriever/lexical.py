@@ -16,7 +16,7 @@ hadn't mustn't needn't
 anyone anything anybody someone something somebody everyone everything everybody nobody nothing whether
 go goes going gone get gets getting got actually really also
 """.split())
-# The last three lines: a question's frame in plain speech ("why don't victims tell anyone", "is Telford going
+# The last four lines: a question's frame in plain speech ("why don't victims tell anyone", "is Telford going
 # to", "who keeps an eye on whether ... actually ..."). Formal reports seldom use these words, so their IDF
 # ranks them above the words that carry the question.
 _POSSESSIVE = re.compile(r"'s\b")
