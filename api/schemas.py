@@ -31,7 +31,7 @@ class Passage(BaseModel):
     answer_end: int
     page_start: int
     page_end: int
-    answer_page: int = Field(description="the page the answer starts on")
+    answer_page: int = Field(description="the page that holds most of the answer")
     kind: str | None = Field(description='"decision" for a recorded decision, else null')
     also_on_pages: list[PageRange] = Field(description="near-identical passages of the same document elsewhere")
     document: DocumentRef

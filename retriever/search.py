@@ -429,7 +429,7 @@ class Searcher:
             passages.append(Passage(
                 rank=rank, score=cand.score, text=record.text, answer=record.text[start:end],
                 answer_start=start, answer_end=end, page_start=record.page_start, page_end=record.page_end,
-                answer_page=page_of_offset(record, start),
+                answer_page=page_of_span(record, start, end),
                 document=DocumentRef(doc.id, doc.file, doc.title, doc.council, doc.date),
                 chunk_id=record.id, kind=record.kind, also_pages=tuple(also)))
         return passages
@@ -580,12 +580,24 @@ def _phrases_held(phrases: list[_Phrase], lowered: str) -> float:
     return sum(p.weight for p in phrases if _has_phrase(p.pattern, lowered))
 
 
-def page_of_offset(record: ChunkRecord, offset: int) -> int:
-    """The page a character of the chunk's text is on (page pieces are joined by a blank line)."""
-    position = 0
-    for page, start, end in record.spans:
-        length = end - start
-        if offset < position + length:
-            return page
+def page_of_span(record: ChunkRecord, start: int, end: int) -> int:
+    """The page that holds most of the chunk's text[start:end] (the first such page on a tie): an answer that
+    opens with a heading or a few words at the foot of one page ("Officers would") and goes on over the
+    page is cited by the page its sentence is on. Page pieces are joined by a blank line."""
+    position, best, held = 0, None, 0
+    for page, piece_start, piece_end in record.spans:
+        length = piece_end - piece_start
+        overlap = min(end, position + length) - max(start, position)
+        if overlap > held:
+            best, held = page, overlap
         position += length + 2
+    if best is not None:
+        return best
+    # an empty span: the page its offset is on
+    position = 0
+    for page, piece_start, piece_end in record.spans:
+        position += piece_end - piece_start
+        if start < position:
+            return page
+        position += 2
     return record.page_end

@@ -22,6 +22,14 @@ def test_a_citation_of_a_repeated_paragraph_is_judged_by_the_page_text():
     assert not score_response(QUESTION, response(3), 0.01).page_ok  # without page texts: the listed pages only
 
 
+def test_the_answer_page_is_right_where_it_holds_most_of_the_marked_answer():
+    from eval.harness import span_on_page
+
+    answer = "Looked after children placed here\n\n6.4.12 Children from outside the city can be placed in homes"
+    assert span_on_page(answer, "... 6.4.12 Children from outside the city can be placed in homes or foster care")
+    assert not span_on_page(answer, "training. Looked after children placed here")  # only its first words
+
+
 def test_summary_counts_recall_and_false_abstention():
     result = score_response(QUESTION, {**response(2), "answered": False}, 0.01)
     summary = summarise([result])

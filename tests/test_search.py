@@ -476,3 +476,19 @@ def test_the_answer_window_is_the_sentence_that_states_what_the_question_asks_fo
     text = "It takes calls from anyone. Family Connect is the front door."
     spans = [(0, 27), (28, len(text))]
     assert answer_window(text, spans, [0.5, 0.4], frozenset(), [(lambda s: bool(defines.search(s)), 0.15)]) == spans[1]
+
+
+def test_the_answer_page_is_the_one_that_holds_most_of_the_answer():
+    from retriever.search import page_of_span
+    from retriever.store import ChunkRecord
+
+    foot = "Understanding of children placed"  # a heading at the foot of page 34
+    body = "6.4.12 Children from outside the city can be placed in homes here."
+    text = f"{foot}\n\n{body}"
+    spans = ((34, 100, 100 + len(foot)), (35, 0, len(body)))
+    record = ChunkRecord(1, "doc", 0, text, "", 34, 35, spans, "")
+    assert page_of_span(record, 0, len(text)) == 35  # the heading and the sentence: the sentence's page
+    assert page_of_span(record, 0, len(foot)) == 34
+    assert page_of_span(record, len(foot) + 2, len(text)) == 35
+    assert page_of_span(record, 0, len(foot) + 2 + len(foot)) == 34  # as much on each: the first
+    assert page_of_span(record, len(foot) + 1, len(foot) + 1) == 35  # empty, in the join: the next page
