@@ -46,9 +46,10 @@ clean:
 eval: index
 	$(BIN)/python -m eval
 
-# The held-out questions (eval/holdout_questions.jsonl; no weight fitted on them); report in eval/results/holdout/.
+# The held-out question sets (eval/holdout*_questions.jsonl; no weight fitted on them); reports in eval/results/holdout*/.
 eval-holdout: index
 	$(BIN)/python -m eval --questions eval/holdout_questions.jsonl --configs "default (hybrid),dense" --out-dir eval/results/holdout
+	$(BIN)/python -m eval --questions eval/holdout2_questions.jsonl --configs "default (hybrid),dense" --out-dir eval/results/holdout2
 
 # Ingest, embedding and query speed, memory, encoder options (eval/results/bench.md); --scale re-runs the scale part.
 bench: index

@@ -10,6 +10,9 @@ DEFAULT_QUESTIONS = Path(__file__).resolve().parent / "questions.jsonl"
 # questions (`make eval-holdout`). No weight or threshold is fitted on it; it did choose one rule, how the
 # abstention confidence counts coverage, judged on both sets together (README, "Held-out questions").
 HOLDOUT_QUESTIONS = Path(__file__).resolve().parent / "holdout_questions.jsonl"
+# A second held-out set, written after the first had been used once (same way, other facts, half of its
+# unanswerable questions near misses), and measured at the end of that session (README).
+HOLDOUT2_QUESTIONS = Path(__file__).resolve().parent / "holdout2_questions.jsonl"
 
 
 @dataclass(frozen=True)

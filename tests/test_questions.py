@@ -15,7 +15,7 @@ import pytest
 from pypdf import PdfReader
 
 from eval.matching import normalise
-from eval.questions import DEFAULT_QUESTIONS, HOLDOUT_QUESTIONS, load_questions
+from eval.questions import DEFAULT_QUESTIONS, HOLDOUT2_QUESTIONS, HOLDOUT_QUESTIONS, load_questions
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 KINDS = {"decision", "definition", "number", "paraphrase", "keyword", "acronym", "multi", "unanswerable"}
@@ -24,7 +24,8 @@ PAGE_LINE = re.compile(r"^\s*Page \d+ of \d+\s*$")
 
 QUESTIONS = load_questions(DEFAULT_QUESTIONS)
 HOLDOUT = load_questions(HOLDOUT_QUESTIONS)
-EVIDENCE = [(q.id, e) for q in QUESTIONS + HOLDOUT for e in q.evidence]
+HOLDOUT2 = load_questions(HOLDOUT2_QUESTIONS)
+EVIDENCE = [(q.id, e) for q in QUESTIONS + HOLDOUT + HOLDOUT2 for e in q.evidence]
 
 
 @lru_cache(maxsize=None)
@@ -59,14 +60,16 @@ def test_enough_questions_with_unique_ids_and_known_kinds():
     assert all(q.question.strip() for q in QUESTIONS)
 
 
-def test_the_holdout_questions_are_well_formed_and_new():
-    assert len(HOLDOUT) >= 40
-    ids = [q.id for q in HOLDOUT]
-    assert len(ids) == len(set(ids)) and all(re.fullmatch(r"h\d{3}", i) for i in ids)
-    assert {q.kind for q in HOLDOUT} <= KINDS and {q.council for q in HOLDOUT} <= COUNCILS
-    assert not {q.question.casefold() for q in HOLDOUT} & {q.question.casefold() for q in QUESTIONS}
-    assert all(not q.evidence for q in HOLDOUT if q.kind == "unanswerable")
-    assert all(q.evidence for q in HOLDOUT if q.kind != "unanswerable")
+@pytest.mark.parametrize("held_out, prefix", [(HOLDOUT, "h"), (HOLDOUT2, "g")], ids=["holdout", "holdout2"])
+def test_the_holdout_questions_are_well_formed_and_new(held_out, prefix):
+    assert len(held_out) >= 40
+    ids = [q.id for q in held_out]
+    assert len(ids) == len(set(ids)) and all(re.fullmatch(rf"{prefix}\d{{3}}", i) for i in ids)
+    assert {q.kind for q in held_out} <= KINDS and {q.council for q in held_out} <= COUNCILS
+    earlier = {q.question.casefold() for q in QUESTIONS + (HOLDOUT if held_out is HOLDOUT2 else [])}
+    assert not {q.question.casefold() for q in held_out} & earlier
+    assert all(not q.evidence for q in held_out if q.kind == "unanswerable")
+    assert all(q.evidence for q in held_out if q.kind != "unanswerable")
 
 
 def test_unanswerable_questions_have_no_evidence_and_the_rest_do():
