@@ -24,6 +24,7 @@ CONFIGS: dict[str, dict] = {
     "- decision headings": {"decision_headings": False},
     "- council as passage context": {"council_in_passages": False},
     "- coverage in one passage": {"coverage_in_one_passage": False},
+    "- typed coverage": {"typed_coverage": False},
     "- window answer spans": {"sentence_embeddings": False},
 }
 

@@ -54,6 +54,9 @@ class SearchConfig:
     # True: the words held by one passage; False: by the top passages together. "What Ofsted rating did Walsall
     # get in 2017" finds Ofsted in one passage, 2017 in a second and a rating in a third, and none answers it.
     coverage_in_one_passage: bool = True
+    # "How many ...?" / "when ...?": half the coverage is the share one window that states a quantity (or a date)
+    # holds, so a question asking for a figure the reports never give is less sure of an answer.
+    typed_coverage: bool = True
     # hybrid fusion: "rrf" (reciprocal rank fusion) or "linear" (dense score + term_weight * IDF share).
     fusion: str = "linear"
     term_weight: float = 0.6
@@ -389,18 +392,30 @@ class Searcher:
         # text, whatever its stem), and the same council context: a passage of Walsall's report holds "Walsall".
         in_text = frozenset(stem(t) for t in terms if counts[t])
         wanted = frozenset(stem(t) for t in terms)
-        held_by = []
-        for c in by_evidence[:self.config.coverage_depth]:
-            held = _chunk_text(c.record.heading, c.record.text).stems & in_text
-            if self.config.council_in_passages:
-                held |= _council_stems(self.index.documents[c.record.doc_id].council) & wanted
-            held_by.append(held)
+
+        def share(held: set[str]) -> float:
+            return sum(w for t, w in weights.items() if stem(t) in held) / weight_sum if weight_sum else 1.0
+
+        top = by_evidence[:self.config.coverage_depth]
+        held_by, typed = [], []
+        answer_type = answer_type_pattern(question) if self.config.typed_coverage else None
+        for c in top:
+            council = (_council_stems(self.index.documents[c.record.doc_id].council) & wanted
+                       if self.config.council_in_passages else frozenset())
+            held_by.append((_chunk_text(c.record.heading, c.record.text).stems & in_text) | council)
+            if answer_type is not None:
+                typed.extend(share(((_window_stems(sentence) | _window_stems(c.record.heading)) & in_text) | council)
+                              for sentence in _window_texts(c) if states(answer_type, sentence))
         if not self.config.coverage_in_one_passage:
             held_by = [set().union(*held_by)]
-        coverage = (max(sum(w for t, w in weights.items() if stem(t) in held) for held in held_by) / weight_sum
-                    if weight_sum else 1.0)
-        dense = best.dense
-        return dense + self.config.coverage_weight * coverage, {"dense": dense, "coverage": coverage}
+        coverage = max(share(held) for held in held_by)
+        signals = {"dense": best.dense, "coverage": coverage}
+        if answer_type is not None:
+            # "How many arrests has Operation Charwell made": the passages name the operation and state figures,
+            # but no sentence states a figure among the question's words. Half the coverage is the sentence's.
+            signals["typed_coverage"] = max(typed, default=0.0)
+            coverage = (coverage + signals["typed_coverage"]) / 2
+        return best.dense + self.config.coverage_weight * coverage, signals
 
     # -- passages -----------------------------------------------------------------------------
     def _passages(self, candidates: list[_Candidate], plan: QueryPlan, vector: np.ndarray | None,
@@ -529,6 +544,15 @@ def _weighted_share(weights: dict[str, float], held: set[str], total: float) -> 
     """IDF-weighted share of the terms that the passage (or its heading) holds (`held`: those stems);
     `total`: the sum of the weights, made once per question."""
     return sum(weights[t] for t in held) / total if total else 0.0
+
+
+def _window_texts(c: _Candidate) -> list[str]:
+    """The texts of the candidate's answer windows (none if it has no windows or no question vector)."""
+    windows = c.window_scores()
+    if windows is None:
+        return []
+    _, starts, ends = windows
+    return [c.record.text[a:b] for a, b in zip(starts.tolist(), ends.tolist())]
 
 
 def _best_window_text(c: _Candidate) -> str:

@@ -383,6 +383,22 @@ def test_confidence_counts_the_question_words_one_passage_holds(searcher):
     assert deep.with_config(council_in_passages=False).search(question, k=10).signals["coverage"] < 0.9
 
 
+def test_a_quantity_question_needs_a_sentence_that_states_one_among_its_words(searcher):
+    untyped = searcher.with_config(typed_coverage=False)
+    # the passages hold "councillors" and "e-learning", and figures, but no sentence states a number of councillors
+    asked = "how many councillors have completed the e-learning"
+    result = searcher.search(asked, k=10)
+    assert result.signals["typed_coverage"] < result.signals["coverage"]
+    assert result.confidence < untyped.search(asked, k=10).confidence
+    # "72 young people were assessed as being at risk": the figure's own sentence holds the question's words
+    stated = searcher.search("how many young people were assessed as being at risk", k=10).signals
+    assert stated["typed_coverage"] == pytest.approx(stated["coverage"]) and stated["coverage"] > 0.5
+    # a question that asks for no quantity or date is read as before
+    plain = "counselling support for victims"
+    assert "typed_coverage" not in searcher.search(plain).signals
+    assert searcher.search(plain).confidence == untyped.search(plain).confidence
+
+
 def test_a_passage_holds_its_reports_council_among_the_question_words(searcher):
     # "Telford" in the question: a passage of Telford & Wrekin's report holds it though its text may not
     # say it, and scores as if it did; the other council's passages, and those that say it, score the same.
