@@ -377,8 +377,9 @@ class Searcher:
 
     def _confidence(self, candidates: list[_Candidate], question: str) -> tuple[float, dict]:
         """How sure we are that the reports answer: the best passage's closeness to the question, plus
-        how much of the question's rarer words the top passages hold (a question about something the
-        reports never mention keeps a distinctive word that no top passage has)."""
+        how much of the question's rarer words one of the top passages holds (a question about something
+        the reports never mention keeps a distinctive word that no top passage has); for a "how many" or
+        "when" question, half of that is what one sentence stating a quantity or date holds."""
         if not candidates:
             return 0.0, {}
         # the passages closest in words and meaning, before bonuses for kinds of passage and the council's order
@@ -398,7 +399,9 @@ class Searcher:
 
         top = by_evidence[:self.config.coverage_depth]
         held_by, typed = [], []
-        answer_type = answer_type_pattern(question) if self.config.typed_coverage else None
+        # the sentences are the answer windows, known once the question has a vector (not in lexical mode)
+        known = any(c.window_scores() is not None for c in top)
+        answer_type = answer_type_pattern(question) if self.config.typed_coverage and known else None
         for c in top:
             council = (_council_stems(self.index.documents[c.record.doc_id].council) & wanted
                        if self.config.council_in_passages else frozenset())

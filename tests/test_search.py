@@ -508,3 +508,11 @@ def test_the_answer_page_is_the_one_that_holds_most_of_the_answer():
     assert page_of_span(record, len(foot) + 2, len(text)) == 35
     assert page_of_span(record, 0, len(foot) + 2 + len(foot)) == 34  # as much on each: the first
     assert page_of_span(record, len(foot) + 1, len(foot) + 1) == 35  # empty, in the join: the next page
+
+
+def test_lexical_mode_has_no_sentences_to_read_for_typed_coverage(searcher):
+    lexical = searcher.with_config(mode="lexical")
+    asked = "how many young people were assessed as being at risk"
+    signals = lexical.search(asked, k=10).signals
+    assert "typed_coverage" not in signals
+    assert signals["coverage"] == lexical.with_config(typed_coverage=False).search(asked, k=10).signals["coverage"]
