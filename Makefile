@@ -50,6 +50,7 @@ eval: index
 eval-holdout: index
 	$(BIN)/python -m eval --questions eval/holdout_questions.jsonl --configs "default (hybrid),dense" --out-dir eval/results/holdout
 	$(BIN)/python -m eval --questions eval/holdout2_questions.jsonl --configs "default (hybrid),dense" --out-dir eval/results/holdout2
+	$(BIN)/python -m eval --questions eval/holdout3_questions.jsonl --configs "default (hybrid),dense" --out-dir eval/results/holdout3
 
 # Ingest, embedding and query speed, memory, encoder options (eval/results/bench.md); --scale re-runs the scale part.
 bench: index

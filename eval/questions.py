@@ -13,6 +13,9 @@ HOLDOUT_QUESTIONS = Path(__file__).resolve().parent / "holdout_questions.jsonl"
 # A second held-out set, written after the first had been used once (same way, other facts, half of its
 # unanswerable questions near misses), and measured at the end of that session (README).
 HOLDOUT2_QUESTIONS = Path(__file__).resolve().parent / "holdout2_questions.jsonl"
+# A third, written after the second had been used to confirm one rule, and measured before one last change
+# (README).
+HOLDOUT3_QUESTIONS = Path(__file__).resolve().parent / "holdout3_questions.jsonl"
 
 
 @dataclass(frozen=True)

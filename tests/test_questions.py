@@ -15,7 +15,8 @@ import pytest
 from pypdf import PdfReader
 
 from eval.matching import normalise
-from eval.questions import DEFAULT_QUESTIONS, HOLDOUT2_QUESTIONS, HOLDOUT_QUESTIONS, load_questions
+from eval.questions import (DEFAULT_QUESTIONS, HOLDOUT2_QUESTIONS, HOLDOUT3_QUESTIONS, HOLDOUT_QUESTIONS,
+                            load_questions)
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 KINDS = {"decision", "definition", "number", "paraphrase", "keyword", "acronym", "multi", "unanswerable"}
@@ -25,7 +26,8 @@ PAGE_LINE = re.compile(r"^\s*Page \d+ of \d+\s*$")
 QUESTIONS = load_questions(DEFAULT_QUESTIONS)
 HOLDOUT = load_questions(HOLDOUT_QUESTIONS)
 HOLDOUT2 = load_questions(HOLDOUT2_QUESTIONS)
-EVIDENCE = [(q.id, e) for q in QUESTIONS + HOLDOUT + HOLDOUT2 for e in q.evidence]
+HOLDOUT3 = load_questions(HOLDOUT3_QUESTIONS)
+EVIDENCE = [(q.id, e) for q in QUESTIONS + HOLDOUT + HOLDOUT2 + HOLDOUT3 for e in q.evidence]
 
 
 @lru_cache(maxsize=None)
@@ -60,13 +62,17 @@ def test_enough_questions_with_unique_ids_and_known_kinds():
     assert all(q.question.strip() for q in QUESTIONS)
 
 
-@pytest.mark.parametrize("held_out, prefix", [(HOLDOUT, "h"), (HOLDOUT2, "g")], ids=["holdout", "holdout2"])
+SETS = [QUESTIONS, HOLDOUT, HOLDOUT2, HOLDOUT3]
+
+
+@pytest.mark.parametrize("held_out, prefix", [(HOLDOUT, "h"), (HOLDOUT2, "g"), (HOLDOUT3, "f")],
+                         ids=["holdout", "holdout2", "holdout3"])
 def test_the_holdout_questions_are_well_formed_and_new(held_out, prefix):
     assert len(held_out) >= 40
     ids = [q.id for q in held_out]
     assert len(ids) == len(set(ids)) and all(re.fullmatch(rf"{prefix}\d{{3}}", i) for i in ids)
     assert {q.kind for q in held_out} <= KINDS and {q.council for q in held_out} <= COUNCILS
-    earlier = {q.question.casefold() for q in QUESTIONS + (HOLDOUT if held_out is HOLDOUT2 else [])}
+    earlier = {q.question.casefold() for earlier_set in SETS[:SETS.index(held_out)] for q in earlier_set}
     assert not {q.question.casefold() for q in held_out} & earlier
     assert all(not q.evidence for q in held_out if q.kind == "unanswerable")
     assert all(q.evidence for q in held_out if q.kind != "unanswerable")
