@@ -46,7 +46,7 @@ clean:
 eval: index
 	$(BIN)/python -m eval
 
-# The held-out question sets (eval/holdout*_questions.jsonl; no weight fitted on them); reports in eval/results/holdout*/.
+# The held-out question sets (eval/holdout*_questions.jsonl; how each was used: eval/questions.py); reports in eval/results/holdout*/
 eval-holdout: index
 	$(BIN)/python -m eval --questions eval/holdout_questions.jsonl --configs "default (hybrid),dense" --out-dir eval/results/holdout
 	$(BIN)/python -m eval --questions eval/holdout2_questions.jsonl --configs "default (hybrid),dense" --out-dir eval/results/holdout2

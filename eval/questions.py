@@ -6,15 +6,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_QUESTIONS = Path(__file__).resolve().parent / "questions.jsonl"
-# Written later, by readers who had not seen the search: a check on how far the fixed set's figures carry to new
-# questions (`make eval-holdout`). No weight or threshold is fitted on it; it did choose one rule, how the
-# abstention confidence counts coverage, judged on both sets together (README, "Held-out questions").
+# Held-out sets (`make eval-holdout`), written later by readers who had not seen the search: how far the fixed
+# set's figures carry to new questions. Each was written after the one before had been used (README, "Held-out
+# questions"): the first chose, with the fixed set, two rules of the abstention confidence; the second confirmed
+# one of them and then helped choose the answer window's word weight; the third was measured before that last
+# change, under a rule written before it existed. No threshold is fitted on any of them.
 HOLDOUT_QUESTIONS = Path(__file__).resolve().parent / "holdout_questions.jsonl"
-# A second held-out set, written after the first had been used once (same way, other facts, half of its
-# unanswerable questions near misses), and measured at the end of that session (README).
 HOLDOUT2_QUESTIONS = Path(__file__).resolve().parent / "holdout2_questions.jsonl"
-# A third, written after the second had been used to confirm one rule, and measured before one last change
-# (README).
 HOLDOUT3_QUESTIONS = Path(__file__).resolve().parent / "holdout3_questions.jsonl"
 
 
