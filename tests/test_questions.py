@@ -15,8 +15,8 @@ import pytest
 from pypdf import PdfReader
 
 from eval.matching import normalise
-from eval.questions import (DEFAULT_QUESTIONS, HOLDOUT2_QUESTIONS, HOLDOUT3_QUESTIONS, HOLDOUT_QUESTIONS,
-                            load_questions)
+from eval.questions import (DEFAULT_QUESTIONS, HOLDOUT2_QUESTIONS, HOLDOUT3_QUESTIONS, HOLDOUT4_QUESTIONS,
+                            HOLDOUT_QUESTIONS, load_questions)
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 KINDS = {"decision", "definition", "number", "paraphrase", "keyword", "acronym", "multi", "unanswerable"}
@@ -27,7 +27,8 @@ QUESTIONS = load_questions(DEFAULT_QUESTIONS)
 HOLDOUT = load_questions(HOLDOUT_QUESTIONS)
 HOLDOUT2 = load_questions(HOLDOUT2_QUESTIONS)
 HOLDOUT3 = load_questions(HOLDOUT3_QUESTIONS)
-EVIDENCE = [(q.id, e) for q in QUESTIONS + HOLDOUT + HOLDOUT2 + HOLDOUT3 for e in q.evidence]
+HOLDOUT4 = load_questions(HOLDOUT4_QUESTIONS)
+EVIDENCE = [(q.id, e) for q in QUESTIONS + HOLDOUT + HOLDOUT2 + HOLDOUT3 + HOLDOUT4 for e in q.evidence]
 
 
 @lru_cache(maxsize=None)
@@ -62,11 +63,11 @@ def test_enough_questions_with_unique_ids_and_known_kinds():
     assert all(q.question.strip() for q in QUESTIONS)
 
 
-SETS = [QUESTIONS, HOLDOUT, HOLDOUT2, HOLDOUT3]
+SETS = [QUESTIONS, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4]
 
 
-@pytest.mark.parametrize("held_out, prefix", [(HOLDOUT, "h"), (HOLDOUT2, "g"), (HOLDOUT3, "f")],
-                         ids=["holdout", "holdout2", "holdout3"])
+@pytest.mark.parametrize("held_out, prefix", [(HOLDOUT, "h"), (HOLDOUT2, "g"), (HOLDOUT3, "f"), (HOLDOUT4, "e")],
+                         ids=["holdout", "holdout2", "holdout3", "holdout4"])
 def test_the_holdout_questions_are_well_formed_and_new(held_out, prefix):
     assert len(held_out) >= 40
     ids = [q.id for q in held_out]
