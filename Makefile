@@ -52,6 +52,7 @@ eval-holdout: index
 	$(BIN)/python -m eval --questions eval/holdout2_questions.jsonl --configs "default (hybrid),dense" --out-dir eval/results/holdout2
 	$(BIN)/python -m eval --questions eval/holdout3_questions.jsonl --configs "default (hybrid),dense" --out-dir eval/results/holdout3
 	$(BIN)/python -m eval --questions eval/holdout4_questions.jsonl --configs "default (hybrid),dense" --out-dir eval/results/holdout4
+	$(BIN)/python -m eval --questions eval/holdout5_questions.jsonl --configs "default (hybrid),dense" --out-dir eval/results/holdout5
 
 # Ingest, embedding and query speed, memory, encoder options (eval/results/bench.md); --scale re-runs the scale part.
 bench: index

@@ -16,7 +16,7 @@ from pypdf import PdfReader
 
 from eval.matching import normalise
 from eval.questions import (DEFAULT_QUESTIONS, HOLDOUT2_QUESTIONS, HOLDOUT3_QUESTIONS, HOLDOUT4_QUESTIONS,
-                            HOLDOUT_QUESTIONS, load_questions)
+                            HOLDOUT5_QUESTIONS, HOLDOUT_QUESTIONS, load_questions)
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 KINDS = {"decision", "definition", "number", "paraphrase", "keyword", "acronym", "multi", "unanswerable"}
@@ -28,7 +28,8 @@ HOLDOUT = load_questions(HOLDOUT_QUESTIONS)
 HOLDOUT2 = load_questions(HOLDOUT2_QUESTIONS)
 HOLDOUT3 = load_questions(HOLDOUT3_QUESTIONS)
 HOLDOUT4 = load_questions(HOLDOUT4_QUESTIONS)
-EVIDENCE = [(q.id, e) for q in QUESTIONS + HOLDOUT + HOLDOUT2 + HOLDOUT3 + HOLDOUT4 for e in q.evidence]
+HOLDOUT5 = load_questions(HOLDOUT5_QUESTIONS)
+EVIDENCE = [(q.id, e) for q in QUESTIONS + HOLDOUT + HOLDOUT2 + HOLDOUT3 + HOLDOUT4 + HOLDOUT5 for e in q.evidence]
 
 
 @lru_cache(maxsize=None)
@@ -63,11 +64,11 @@ def test_enough_questions_with_unique_ids_and_known_kinds():
     assert all(q.question.strip() for q in QUESTIONS)
 
 
-SETS = [QUESTIONS, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4]
+SETS = [QUESTIONS, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5]
 
 
-@pytest.mark.parametrize("held_out, prefix", [(HOLDOUT, "h"), (HOLDOUT2, "g"), (HOLDOUT3, "f"), (HOLDOUT4, "e")],
-                         ids=["holdout", "holdout2", "holdout3", "holdout4"])
+@pytest.mark.parametrize("held_out, prefix", [(HOLDOUT, "h"), (HOLDOUT2, "g"), (HOLDOUT3, "f"), (HOLDOUT4, "e"), (HOLDOUT5, "d")],
+                         ids=["holdout", "holdout2", "holdout3", "holdout4", "holdout5"])
 def test_the_holdout_questions_are_well_formed_and_new(held_out, prefix):
     assert len(held_out) >= 40
     ids = [q.id for q in held_out]
