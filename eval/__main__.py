@@ -5,6 +5,7 @@ import argparse
 import json
 import shlex
 import sys
+from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -51,7 +52,9 @@ def in_process_searchers(config_names: list[str]):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval", description=__doc__)
-    parser.add_argument("--questions", type=Path, default=DEFAULT_QUESTIONS)
+    # several files are scored as one set (the held-out sets pooled: a steadier figure than any one of them)
+    parser.add_argument("--questions", type=Path, nargs="+", default=[DEFAULT_QUESTIONS],
+                        help="question file(s), JSONL; several are scored together")
     parser.add_argument("--api", metavar="URL", help="score a live API instead of searching in process")
     parser.add_argument("--api-key", help="X-API-Key for --api")
     parser.add_argument("--configs", help=f"comma-separated subset of: {', '.join(CONFIGS)}")
@@ -59,7 +62,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out-dir", type=Path, default=RESULTS_DIR)
     args = parser.parse_args(argv)
 
-    questions = load_questions(args.questions)
+    questions = [q for path in args.questions for q in load_questions(path)]
+    repeated = sorted(i for i, n in Counter(q.id for q in questions).items() if n > 1)
+    if repeated:
+        parser.error(f"question ids repeated across the files: {repeated[:5]}")
     if args.api:
         search, page_text = api_search(args.api, args.api_key)
         searches = {f"api {args.api}": search}
@@ -89,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
                                                  indent=1, ensure_ascii=False), encoding="utf-8")
     meta.update({"generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                  "command": "python -m eval " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])),
-                 "questions_file": str(args.questions), "question_count": len(questions)})
+                 "questions_file": ", ".join(map(str, args.questions)), "question_count": len(questions)})
     threshold = thresholds.get(default)
     curve = abstention_curve(default_results, threshold)
     section = abstention_section(curve, threshold)

@@ -1,3 +1,7 @@
+import json
+
+import pytest
+
 from eval.harness import score_response, summarise
 from eval.questions import Evidence, Question
 
@@ -55,3 +59,17 @@ def test_the_abstention_curve_steps_through_each_unanswerable_question():
     assert abstention_curve([result(QUESTION, 0.6, True)]) == []  # nothing unanswerable: no curve
     no_confidence = QuestionResult(unanswerable, {"answered": False, "passages": []}, 0.01)
     assert abstention_curve([no_confidence, result(QUESTION, 0.6, True)]) == []
+
+
+def test_question_files_scored_together_must_not_repeat_an_id(tmp_path, capsys):
+    from eval.__main__ import main
+
+    line = json.dumps({"id": "q1", "question": "what is a MASH", "kind": "definition", "evidence": []})
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    first.write_text(line + "\n")
+    second.write_text(line + "\n")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--questions", str(first), str(second), "--out-dir", str(tmp_path / "out")])
+    assert exit_info.value.code == 2
+    assert "question ids repeated across the files: ['q1']" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()  # refused before anything was searched or written
