@@ -47,14 +47,16 @@ eval: index
 	$(BIN)/python -m eval
 
 # The held-out question sets (eval/holdout*_questions.jsonl; how each was used: eval/questions.py), each and then all
-# five together; reports in eval/results/holdout*/
+# six together; reports in eval/results/holdout*/
 eval-holdout: index
 	$(BIN)/python -m eval --questions eval/holdout_questions.jsonl --configs "default (hybrid),dense" --out-dir eval/results/holdout
 	$(BIN)/python -m eval --questions eval/holdout2_questions.jsonl --configs "default (hybrid),dense" --out-dir eval/results/holdout2
 	$(BIN)/python -m eval --questions eval/holdout3_questions.jsonl --configs "default (hybrid),dense" --out-dir eval/results/holdout3
 	$(BIN)/python -m eval --questions eval/holdout4_questions.jsonl --configs "default (hybrid),dense" --out-dir eval/results/holdout4
 	$(BIN)/python -m eval --questions eval/holdout5_questions.jsonl --configs "default (hybrid),dense" --out-dir eval/results/holdout5
-	$(BIN)/python -m eval --questions eval/holdout_questions.jsonl eval/holdout2_questions.jsonl eval/holdout3_questions.jsonl eval/holdout4_questions.jsonl eval/holdout5_questions.jsonl --configs "default (hybrid),dense" --out-dir eval/results/holdout-all
+	$(BIN)/python -m eval --questions eval/holdout6_questions.jsonl --configs "default (hybrid),dense" --out-dir eval/results/holdout6
+	$(BIN)/python -m eval --questions eval/holdout_questions.jsonl eval/holdout2_questions.jsonl eval/holdout3_questions.jsonl eval/holdout4_questions.jsonl eval/holdout5_questions.jsonl \
+		eval/holdout6_questions.jsonl --configs "default (hybrid),dense" --out-dir eval/results/holdout-all
 
 # Ingest, embedding and query speed, memory, encoder options (eval/results/bench.md); --scale re-runs the scale part.
 bench: index

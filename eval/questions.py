@@ -10,13 +10,15 @@ DEFAULT_QUESTIONS = Path(__file__).resolve().parent / "questions.jsonl"
 # set's figures carry to new questions. Each was written after the one before had been used (README, "Held-out
 # questions"): the first chose, with the fixed set, two rules of the abstention confidence; the second confirmed
 # one of them and then helped choose the answer window's word weight; the third was measured before that last
-# change, under a rule written before it existed; the fourth and fifth were written in the next session, after
-# every search change before them, and each measured first with that code. No threshold is fitted on any of them.
+# change, under a rule written before it existed; the fourth, fifth and sixth were written in the next session,
+# each measured first with the code as it stood; the sixth then decided, by a rule written before it existed,
+# whether to keep one change chosen on all the others. No threshold is fitted on any of them.
 HOLDOUT_QUESTIONS = Path(__file__).resolve().parent / "holdout_questions.jsonl"
 HOLDOUT2_QUESTIONS = Path(__file__).resolve().parent / "holdout2_questions.jsonl"
 HOLDOUT3_QUESTIONS = Path(__file__).resolve().parent / "holdout3_questions.jsonl"
 HOLDOUT4_QUESTIONS = Path(__file__).resolve().parent / "holdout4_questions.jsonl"
 HOLDOUT5_QUESTIONS = Path(__file__).resolve().parent / "holdout5_questions.jsonl"
+HOLDOUT6_QUESTIONS = Path(__file__).resolve().parent / "holdout6_questions.jsonl"
 
 
 @dataclass(frozen=True)

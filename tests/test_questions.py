@@ -16,7 +16,7 @@ from pypdf import PdfReader
 
 from eval.matching import normalise
 from eval.questions import (DEFAULT_QUESTIONS, HOLDOUT2_QUESTIONS, HOLDOUT3_QUESTIONS, HOLDOUT4_QUESTIONS,
-                            HOLDOUT5_QUESTIONS, HOLDOUT_QUESTIONS, load_questions)
+                            HOLDOUT5_QUESTIONS, HOLDOUT6_QUESTIONS, HOLDOUT_QUESTIONS, load_questions)
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 KINDS = {"decision", "definition", "number", "paraphrase", "keyword", "acronym", "multi", "unanswerable"}
@@ -29,7 +29,8 @@ HOLDOUT2 = load_questions(HOLDOUT2_QUESTIONS)
 HOLDOUT3 = load_questions(HOLDOUT3_QUESTIONS)
 HOLDOUT4 = load_questions(HOLDOUT4_QUESTIONS)
 HOLDOUT5 = load_questions(HOLDOUT5_QUESTIONS)
-EVIDENCE = [(q.id, e) for q in QUESTIONS + HOLDOUT + HOLDOUT2 + HOLDOUT3 + HOLDOUT4 + HOLDOUT5 for e in q.evidence]
+HOLDOUT6 = load_questions(HOLDOUT6_QUESTIONS)
+EVIDENCE = [(q.id, e) for q in QUESTIONS + HOLDOUT + HOLDOUT2 + HOLDOUT3 + HOLDOUT4 + HOLDOUT5 + HOLDOUT6 for e in q.evidence]
 
 
 @lru_cache(maxsize=None)
@@ -64,11 +65,13 @@ def test_enough_questions_with_unique_ids_and_known_kinds():
     assert all(q.question.strip() for q in QUESTIONS)
 
 
-SETS = [QUESTIONS, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5]
+SETS = [QUESTIONS, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6]
 
 
-@pytest.mark.parametrize("held_out, prefix", [(HOLDOUT, "h"), (HOLDOUT2, "g"), (HOLDOUT3, "f"), (HOLDOUT4, "e"), (HOLDOUT5, "d")],
-                         ids=["holdout", "holdout2", "holdout3", "holdout4", "holdout5"])
+HELD_OUT = [(HOLDOUT, "h"), (HOLDOUT2, "g"), (HOLDOUT3, "f"), (HOLDOUT4, "e"), (HOLDOUT5, "d"), (HOLDOUT6, "c")]
+
+
+@pytest.mark.parametrize("held_out, prefix", HELD_OUT, ids=[f"holdout{n}" for n in ["", 2, 3, 4, 5, 6]])
 def test_the_holdout_questions_are_well_formed_and_new(held_out, prefix):
     assert len(held_out) >= 40
     ids = [q.id for q in held_out]
