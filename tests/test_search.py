@@ -399,6 +399,18 @@ def test_a_quantity_question_needs_a_sentence_that_states_one_among_its_words(se
     assert searcher.search(plain).confidence == untyped.search(plain).confidence
 
 
+def test_the_typed_share_sets_how_much_of_the_coverage_the_stating_sentence_gives(searcher):
+    asked = "how many councillors have completed the e-learning"
+    for weight in (0.0, 0.5, 1.0):
+        result = searcher.with_config(typed_share=weight).search(asked, k=10)
+        signals = result.signals
+        coverage = (1 - weight) * signals["coverage"] + weight * signals["typed_coverage"]
+        assert result.confidence == pytest.approx(signals["dense"] + coverage)
+    # the default reads the sentence alone: the passages' figures are not the councillors'
+    alone = searcher.search(asked, k=10)
+    assert alone.confidence == pytest.approx(alone.signals["dense"] + alone.signals["typed_coverage"])
+
+
 def test_a_passage_holds_its_reports_council_among_the_question_words(searcher):
     # "Telford" in the question: a passage of Telford & Wrekin's report holds it though its text may not
     # say it, and scores as if it did; the other council's passages, and those that say it, score the same.
