@@ -48,15 +48,12 @@ eval: index
 
 # The held-out question sets (eval/holdout*_questions.jsonl; how each was used: eval/questions.py), each and then all
 # six together; reports in eval/results/holdout*/
+HOLDOUT_SETS = holdout holdout2 holdout3 holdout4 holdout5 holdout6
 eval-holdout: index
-	$(BIN)/python -m eval --questions eval/holdout_questions.jsonl --configs "default (hybrid),dense" --out-dir eval/results/holdout
-	$(BIN)/python -m eval --questions eval/holdout2_questions.jsonl --configs "default (hybrid),dense" --out-dir eval/results/holdout2
-	$(BIN)/python -m eval --questions eval/holdout3_questions.jsonl --configs "default (hybrid),dense" --out-dir eval/results/holdout3
-	$(BIN)/python -m eval --questions eval/holdout4_questions.jsonl --configs "default (hybrid),dense" --out-dir eval/results/holdout4
-	$(BIN)/python -m eval --questions eval/holdout5_questions.jsonl --configs "default (hybrid),dense" --out-dir eval/results/holdout5
-	$(BIN)/python -m eval --questions eval/holdout6_questions.jsonl --configs "default (hybrid),dense" --out-dir eval/results/holdout6
-	$(BIN)/python -m eval --questions eval/holdout_questions.jsonl eval/holdout2_questions.jsonl eval/holdout3_questions.jsonl eval/holdout4_questions.jsonl eval/holdout5_questions.jsonl \
-		eval/holdout6_questions.jsonl --configs "default (hybrid),dense" --out-dir eval/results/holdout-all
+	for set in $(HOLDOUT_SETS); do \
+		$(BIN)/python -m eval --questions eval/$${set}_questions.jsonl --configs "default (hybrid),dense" --out-dir eval/results/$$set || exit 1; \
+	done
+	$(BIN)/python -m eval --questions $(HOLDOUT_SETS:%=eval/%_questions.jsonl) --configs "default (hybrid),dense" --out-dir eval/results/holdout-all
 
 # Ingest, embedding and query speed, memory, encoder options (eval/results/bench.md); --scale re-runs the scale part.
 bench: index

@@ -30,7 +30,8 @@ HOLDOUT3 = load_questions(HOLDOUT3_QUESTIONS)
 HOLDOUT4 = load_questions(HOLDOUT4_QUESTIONS)
 HOLDOUT5 = load_questions(HOLDOUT5_QUESTIONS)
 HOLDOUT6 = load_questions(HOLDOUT6_QUESTIONS)
-EVIDENCE = [(q.id, e) for q in QUESTIONS + HOLDOUT + HOLDOUT2 + HOLDOUT3 + HOLDOUT4 + HOLDOUT5 + HOLDOUT6 for e in q.evidence]
+SETS = [QUESTIONS, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6]  # in the order they were written
+EVIDENCE = [(q.id, e) for question_set in SETS for q in question_set for e in q.evidence]
 
 
 @lru_cache(maxsize=None)
@@ -63,9 +64,6 @@ def test_enough_questions_with_unique_ids_and_known_kinds():
     assert {q.kind for q in QUESTIONS} <= KINDS
     assert {q.council for q in QUESTIONS} <= COUNCILS
     assert all(q.question.strip() for q in QUESTIONS)
-
-
-SETS = [QUESTIONS, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6]
 
 
 HELD_OUT = [(HOLDOUT, "h"), (HOLDOUT2, "g"), (HOLDOUT3, "f"), (HOLDOUT4, "e"), (HOLDOUT5, "d"), (HOLDOUT6, "c")]
