@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pairs", type=int, default=1600, help="window/chunk pairs to train on (shuffled first)")
     parser.add_argument("--learning-rate", type=float, default=2e-5)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=Path("var/adaptation"), help="adapted model and its index")
+    parser.add_argument("--out", type=Path, help="adapted model and its index (default: var/adaptation)")
     parser.add_argument("--report", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
 
@@ -131,22 +131,23 @@ def main(argv: list[str] | None = None) -> int:
     from retriever.store import open_index
 
     settings = Settings()
+    out = args.out or settings.index_dir.parent / "adaptation"
     pairs = index_pairs(settings.index_dir)
     random.Random(args.seed).shuffle(pairs)
     pairs = pairs[:args.pairs]
     started = time.perf_counter()
-    model_dir = adapt(packaged_model_path(), pairs, args.out / "model", learning_rate=args.learning_rate,
+    model_dir = adapt(packaged_model_path(), pairs, out / "model", learning_rate=args.learning_rate,
                       seed=args.seed)
     train_seconds = time.perf_counter() - started
     adapted = SentenceTransformerEncoder(model_path=str(model_dir))
     started = time.perf_counter()
-    build_index([Path("corpus")], args.out / "index", adapted, ChunkingParams(), rebuild=True)
+    build_index([settings.corpus_dir], out / "index", adapted, ChunkingParams(), rebuild=True)
     index_seconds = time.perf_counter() - started
 
     packaged = make_encoder(settings.encoder, settings.model_cache_dir, settings.encoder_threads)
     rows = {f"packaged, {k}": v for k, v in score(open_index(settings.index_dir, packaged.name,
                                                              packaged.dimension), packaged).items()}
-    rows.update({f"adapted, {k}": v for k, v in score(open_index(args.out / "index", adapted.name,
+    rows.update({f"adapted, {k}": v for k, v in score(open_index(out / "index", adapted.name,
                                                                  adapted.dimension), adapted).items()})
     table = ["| model, search, questions | " + " | ".join(label for _, label in COLUMNS) + " |",
              "|---" * (len(COLUMNS) + 1) + "|"]
