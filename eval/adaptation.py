@@ -20,12 +20,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from eval.harness import DEPTH, run_questions, summarise
-from eval.questions import (DEFAULT_QUESTIONS, HOLDOUT2_QUESTIONS, HOLDOUT3_QUESTIONS, HOLDOUT4_QUESTIONS,
-                            HOLDOUT5_QUESTIONS, HOLDOUT6_QUESTIONS, HOLDOUT_QUESTIONS, load_questions)
+from eval.questions import DEFAULT_QUESTIONS, HELD_OUT_QUESTIONS, load_questions
 
 RESULTS = Path(__file__).resolve().parent / "results" / "adaptation.md"
-HELD_OUT = [HOLDOUT_QUESTIONS, HOLDOUT2_QUESTIONS, HOLDOUT3_QUESTIONS, HOLDOUT4_QUESTIONS, HOLDOUT5_QUESTIONS,
-            HOLDOUT6_QUESTIONS]
 
 
 @dataclass(frozen=True)
@@ -101,7 +98,7 @@ def score(index, encoder) -> dict[str, dict]:
     """Summaries of the fixed set and of the held-out sets together, hybrid and dense-only, default weights."""
     from retriever.search import Searcher
 
-    held_out = [q for path in HELD_OUT for q in load_questions(path)]
+    held_out = [q for path in HELD_OUT_QUESTIONS for q in load_questions(path)]
     rows = {}
     for mode in ("hybrid", "dense"):
         searcher = Searcher(index, encoder).with_config(mode=mode)

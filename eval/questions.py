@@ -19,6 +19,8 @@ HOLDOUT3_QUESTIONS = Path(__file__).resolve().parent / "holdout3_questions.jsonl
 HOLDOUT4_QUESTIONS = Path(__file__).resolve().parent / "holdout4_questions.jsonl"
 HOLDOUT5_QUESTIONS = Path(__file__).resolve().parent / "holdout5_questions.jsonl"
 HOLDOUT6_QUESTIONS = Path(__file__).resolve().parent / "holdout6_questions.jsonl"
+HELD_OUT_QUESTIONS = (HOLDOUT_QUESTIONS, HOLDOUT2_QUESTIONS, HOLDOUT3_QUESTIONS, HOLDOUT4_QUESTIONS, HOLDOUT5_QUESTIONS,
+                      HOLDOUT6_QUESTIONS)  # in the order they were written
 
 
 @dataclass(frozen=True)

@@ -413,7 +413,8 @@ class Searcher:
             council = self._council_held(c.record, wanted)
             held_by.append((_chunk_text(c.record.heading, c.record.text).stems & in_text) | council)
             if answer_type is not None:
-                typed.extend(share(((_window_stems(sentence) | _window_stems(c.record.heading)) & in_text) | council)
+                heading = _window_stems(c.record.heading)
+                typed.extend(share(((_window_stems(sentence) | heading) & in_text) | council)
                               for sentence in _window_texts(c) if states(answer_type, sentence))
         if not self.config.coverage_in_one_passage:
             held_by = [set().union(*held_by)]

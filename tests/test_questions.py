@@ -15,8 +15,7 @@ import pytest
 from pypdf import PdfReader
 
 from eval.matching import normalise
-from eval.questions import (DEFAULT_QUESTIONS, HOLDOUT2_QUESTIONS, HOLDOUT3_QUESTIONS, HOLDOUT4_QUESTIONS,
-                            HOLDOUT5_QUESTIONS, HOLDOUT6_QUESTIONS, HOLDOUT_QUESTIONS, load_questions)
+from eval.questions import DEFAULT_QUESTIONS, HELD_OUT_QUESTIONS, load_questions
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 KINDS = {"decision", "definition", "number", "paraphrase", "keyword", "acronym", "multi", "unanswerable"}
@@ -24,13 +23,8 @@ COUNCILS = {"Telford & Wrekin", "Walsall", "Wolverhampton", "Birmingham", None}
 PAGE_LINE = re.compile(r"^\s*Page \d+ of \d+\s*$")
 
 QUESTIONS = load_questions(DEFAULT_QUESTIONS)
-HOLDOUT = load_questions(HOLDOUT_QUESTIONS)
-HOLDOUT2 = load_questions(HOLDOUT2_QUESTIONS)
-HOLDOUT3 = load_questions(HOLDOUT3_QUESTIONS)
-HOLDOUT4 = load_questions(HOLDOUT4_QUESTIONS)
-HOLDOUT5 = load_questions(HOLDOUT5_QUESTIONS)
-HOLDOUT6 = load_questions(HOLDOUT6_QUESTIONS)
-SETS = [QUESTIONS, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6]  # in the order they were written
+HELD_OUT_SETS = [load_questions(path) for path in HELD_OUT_QUESTIONS]
+SETS = [QUESTIONS, *HELD_OUT_SETS]  # in the order they were written
 EVIDENCE = [(q.id, e) for question_set in SETS for q in question_set for e in q.evidence]
 
 
@@ -66,10 +60,9 @@ def test_enough_questions_with_unique_ids_and_known_kinds():
     assert all(q.question.strip() for q in QUESTIONS)
 
 
-HELD_OUT = [(HOLDOUT, "h"), (HOLDOUT2, "g"), (HOLDOUT3, "f"), (HOLDOUT4, "e"), (HOLDOUT5, "d"), (HOLDOUT6, "c")]
-
-
-@pytest.mark.parametrize("held_out, prefix", HELD_OUT, ids=[f"holdout{n}" for n in ["", 2, 3, 4, 5, 6]])
+# each set's id prefix, in the order written: h### for the first, g### for the second, ...
+@pytest.mark.parametrize("held_out, prefix", list(zip(HELD_OUT_SETS, "hgfedc", strict=True)),
+                         ids=[path.stem.removesuffix("_questions") for path in HELD_OUT_QUESTIONS])
 def test_the_holdout_questions_are_well_formed_and_new(held_out, prefix):
     assert len(held_out) >= 40
     ids = [q.id for q in held_out]
