@@ -100,14 +100,20 @@ def create_app(settings: Settings | None = None, encoder=None, *, reload_interva
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         quiet_access_log()
-        enc = encoder
-        if enc is None:
-            from retriever.encoder import make_encoder
+        if encoder is not None:
+            def encoder_for(build):
+                return encoder
+        else:
+            from retriever.index_model import PackagedModels, encoder_for_build
 
-            enc = make_encoder(settings.encoder, settings.model_cache_dir, settings.encoder_threads)
-        await run_in_threadpool(enc.encode, ["warm up"])  # load the model now, not on the first question
-        holder = IndexHolder(settings.index_dir, enc, check_interval=reload_interval)
+            models = PackagedModels(settings.encoder, settings.model_cache_dir, settings.encoder_threads)
+
+            def encoder_for(build):
+                return encoder_for_build(settings.index_dir, build, models)
+        holder = IndexHolder(settings.index_dir, encoder_for, check_interval=reload_interval)
         await run_in_threadpool(holder.refresh)
+        if holder.build is not None:  # load the model now, not on the first question
+            await run_in_threadpool(holder.searcher().encoder.encode, ["warm up"])
         app.state.files = CorpusFiles(settings.corpus_dir)
         app.state.renderer = PageRenderer()
         app.state.audit = AuditLog(settings.audit_log) if settings.audit_log else None

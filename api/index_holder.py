@@ -26,10 +26,13 @@ NO_INDEX = "run `onrecord ingest` to build it"
 
 
 class IndexHolder:
-    def __init__(self, root: Path, encoder: Encoder, config: SearchConfig = SearchConfig(),
+    """`encoder_for(build)`: the encoder of the model that embedded a build (retriever.index_model); a build
+    made with the model already in use keeps it, loaded, and a build with another model gets that model."""
+
+    def __init__(self, root: Path, encoder_for: Callable[[Path], Encoder], config: SearchConfig = SearchConfig(),
                  check_interval: float = 1.0, clock: Callable[[], float] = time.monotonic):
         self.root = Path(root)
-        self.encoder = encoder
+        self.encoder_for = encoder_for
         self.config = config
         self.check_interval = check_interval
         self._clock = clock
@@ -91,7 +94,10 @@ class IndexHolder:
         if target == self._build and self._searcher is not None:
             return
         try:
-            reader = IndexReader(target, self.encoder.name, self.encoder.dimension)
+            encoder = self.encoder_for(target)
+            if self._searcher is not None and self._searcher.encoder.name == encoder.name:
+                encoder = self._searcher.encoder  # loaded already
+            reader = IndexReader(target, encoder.name, encoder.dimension)
         except (IndexUnavailable, OSError) as exc:
             message = str(exc) if isinstance(exc, IndexUnavailable) else f"index in {target} unreadable ({exc})"
             if NO_INDEX not in message and "onrecord ingest" not in message:
@@ -102,7 +108,9 @@ class IndexHolder:
                 self._note(f"{message}; still serving {self._build}", logging.ERROR)
             return
         previous = self._build
-        self._searcher = Searcher(reader, self.encoder, self.config)
+        if self._searcher is not None and self._searcher.encoder is not encoder:
+            encoder.encode(["warm up"])  # load the new model before serving with it, not on a question
+        self._searcher = Searcher(reader, encoder, self.config)
         self._build = target
         self._error = None
         self._logged = None

@@ -36,13 +36,14 @@ def api_search(base_url: str, api_key: str | None):
 
 
 def in_process_searchers(config_names: list[str]):
-    from retriever.encoder import make_encoder
+    from retriever.index_model import PackagedModels, encoder_for_index
     from retriever.search import Searcher
     from retriever.settings import Settings
     from retriever.store import open_index
 
     settings = Settings()
-    encoder = make_encoder(settings.encoder, settings.model_cache_dir, settings.encoder_threads)
+    encoder = encoder_for_index(settings.index_dir, PackagedModels(settings.encoder, settings.model_cache_dir,
+                                                                   settings.encoder_threads))
     index = open_index(settings.index_dir, encoder.name, encoder.dimension)
     base = Searcher(index, encoder)
     encoder.encode(["warm up"])  # the one-off model load is not search latency

@@ -29,6 +29,7 @@ import json
 import os
 import platform
 import shlex
+import shutil
 import signal
 import socket
 import sqlite3
@@ -253,15 +254,14 @@ INGEST_CHILD = r"""
 import json, resource, sys, time
 t0 = time.perf_counter()
 from pathlib import Path
-from retriever.build import build_index
-from retriever.encoder import make_encoder
+from retriever.index_model import PackagedModels, encoder_for_index, ingest
 a = json.loads(sys.argv[1])
-enc = make_encoder(a["kind"], Path(a["cache"]), a["threads"])
+models = PackagedModels(a["kind"], Path(a["cache"]), a["threads"])
 imports = time.perf_counter() - t0
 load = 0.0
-if a["load_first"]:
-    t = time.perf_counter(); enc.encode(["warm up"]); load = time.perf_counter() - t
-s = build_index([Path(p) for p in a["paths"]], Path(a["root"]), enc)
+if a["load_first"]:  # the packaged model's load (an adapted model loads within the build)
+    t = time.perf_counter(); models.packaged().encode(["warm up"]); load = time.perf_counter() - t
+s = ingest([Path(p) for p in a["paths"]], Path(a["root"]), models, adapt=a["adapt"])
 print("BENCH_JSON " + json.dumps({"imports_s": imports, "model_load_s": load, "build_s": s.seconds,
       "timings": s.timings, "documents": s.documents, "pages": s.pages, "chunks": s.chunks, "embedded": s.embedded,
       "changed": s.changed, "skipped": len(s.skipped),
@@ -269,9 +269,16 @@ print("BENCH_JSON " + json.dumps({"imports_s": imports, "model_load_s": load, "b
 """
 
 
-def run_ingest(kind: str, root: Path, corpus: Path, cache: Path, threads: int | None, mode: str) -> dict:
+def run_ingest(kind: str, root: Path, corpus: Path, cache: Path, threads: int | None, mode: str, adapt: bool,
+               models_from: Path | None = None) -> dict:
+    """One `onrecord ingest` in a child process. models_from: an index whose adapted models are copied in first,
+    so this one reuses the model adapted to the same reports rather than training it again."""
+    from retriever.store import MODELS_DIR
+
+    if models_from is not None and (models_from / MODELS_DIR).is_dir() and not (root / MODELS_DIR).exists():
+        shutil.copytree(models_from / MODELS_DIR, root / MODELS_DIR)
     args = {"kind": kind, "cache": str(cache), "threads": threads, "paths": [str(corpus)], "root": str(root),
-            "load_first": mode == "cold"}
+            "load_first": mode == "cold", "adapt": adapt}
     load_before = load_average()
     started = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", INGEST_CHILD, json.dumps(args)], cwd=REPO_ROOT,
@@ -287,7 +294,8 @@ def run_ingest(kind: str, root: Path, corpus: Path, cache: Path, threads: int | 
         texts_embedded = workload_count(root)
     return {"encoder": kind, "mode": mode, "wall_s": round(wall, 2), "imports_s": round(r["imports_s"], 2),
             "model_load_s": round(r["model_load_s"], 2), "build_s": round(r["build_s"], 2),
-            "parse_s": round(t["parse"], 2), "chunk_s": round(t["chunk"], 2), "embed_s": round(t["embed"], 2),
+            "parse_s": round(t["parse"], 2), "chunk_s": round(t["chunk"], 2), "adapt_s": round(t["adapt"], 2),
+            "adapted_model_reused": models_from is not None, "embed_s": round(t["embed"], 2),
             "index_s": round(t["index"], 2), "documents": r["documents"], "pages": r["pages"], "chunks": r["chunks"],
             "texts_embedded": texts_embedded,
             "pages_per_s": round(r["pages"] / r["build_s"], 1) if r["build_s"] else None,
@@ -518,11 +526,11 @@ def bench_compute(all_texts: list[str], sample: list[str], embedding: dict, inge
 # -- quality and in-process query ----------------------------------------------------------------
 def bench_quality_and_query(kind: str, root: Path, cache: Path, threads: int | None, questions, encoder=None) -> tuple:
     from eval.harness import DEPTH, run_questions, summarise
-    from retriever.encoder import make_encoder
+    from retriever.index_model import PackagedModels, encoder_for_index
     from retriever.search import Searcher
     from retriever.store import open_index
 
-    enc = encoder or make_encoder(kind, cache, threads)
+    enc = encoder or encoder_for_index(root, PackagedModels(kind, cache, threads))
     enc.encode(["warm up"])
     index = open_index(root, enc.name, enc.dimension)
     timed = TimedEncoder(enc)
@@ -685,17 +693,22 @@ def markdown_report(report: dict) -> str:
         rows = []
         for r in ing["runs"]:
             if "error" in r:
-                rows.append([r["encoder"], r["mode"], "error"] + [None] * 12)
+                rows.append([r["encoder"], r["mode"], "error"] + [None] * 13)
                 continue
+            adapt_s = r.get("adapt_s")
+            if adapt_s is not None and r.get("adapted_model_reused"):
+                adapt_s = f"{adapt_s} (reused)"
             rows.append([r["encoder"], r["mode"]] + [r.get(k) for k in (
-                "wall_s", "build_s", "model_load_s", "parse_s", "chunk_s", "embed_s", "index_s", "pages", "chunks",
-                "texts_embedded", "pages_per_s", "chunks_per_s", "peak_rss_mb")])
+                "wall_s", "build_s", "model_load_s", "parse_s", "chunk_s")] + [adapt_s] + [r.get(k) for k in (
+                "embed_s", "index_s", "pages", "chunks", "texts_embedded", "pages_per_s", "chunks_per_s",
+                "peak_rss_mb")])
         parts.append("### Ingest of corpus/ (each in its own process)\n\n" + markdown_table(
-            ["encoder", "run", "wall s", "build s", "model load s", "parse s", "chunk s", "embed s", "index s",
-             "pages", "chunks", "texts embedded", "pages/s", "chunks/s", "peak RSS MB"], rows,
-            "ll" + "r" * 13) + "\n\n`wall` is the whole process (imports, model load, build); pages/s and chunks/s "
-            "are over `build` (parse+chunk+embed+index, without imports and model load). `texts embedded` = chunks "
-            "+ answer windows." + "".join(f"\n\n- {r['encoder']} {r['mode']}: {r['source']}" for r in ing["runs"]
+            ["encoder", "run", "wall s", "build s", "model load s", "parse s", "chunk s", "adapt s", "embed s",
+             "index s", "pages", "chunks", "texts embedded", "pages/s", "chunks/s", "peak RSS MB"], rows,
+            "ll" + "r" * 14) + "\n\n`wall` is the whole process (imports, model load, build); pages/s and chunks/s "
+            "are over `build` (parse+chunk+adapt+embed+index, without imports and model load). `adapt` is training "
+            "the model on the reports (the default encoder's cold run; the other encoders reuse its model, copied "
+            "in). `texts embedded` = chunks + answer windows." + "".join(f"\n\n- {r['encoder']} {r['mode']}: {r['source']}" for r in ing["runs"]
                                           if r.get("source")))
     emb = report.get("embedding", {})
     if emb.get("variants"):
@@ -863,6 +876,7 @@ def main(argv: list[str] | None = None) -> int:
     corpus = settings.corpus_dir
     cache = settings.model_cache_dir
     threads = settings.encoder_threads
+    adapt = settings.adapt_model
 
     report: dict = {
         "command": "python -m eval.bench " + shlex.join(argv if argv is not None else sys.argv[1:]),
@@ -891,11 +905,13 @@ def main(argv: list[str] | None = None) -> int:
             roots[default] = settings.index_dir
         else:
             runs = list(previous.get("runs", []))
-            # The default encoder last: the others' runs are shorter, and the default's warm run follows it.
-            # fp32 onnx computes torch's vectors (checked below): one cold ingest stands for both, which
-            # keeps `make bench` under ten minutes; torch is ingested after all if the vectors differ.
+            # The default encoder first: its cold run adapts the model (as `onrecord ingest` does), and the
+            # others reuse that model (copied in) rather than train it again; its warm run follows it.
+            # fp32 onnx computes torch's vectors (checked below): one cold ingest stands for both; torch is
+            # ingested after all if the vectors differ.
             skip_torch = default == "onnx" and not args.ingest_torch
-            for kind in [k for k in encoders if k != default and not (k == "torch" and skip_torch)] + [default]:
+            order = [default] + [k for k in encoders if k != default and not (k == "torch" and skip_torch)]
+            for kind in order:
                 root = workdir / f"index-{kind}"
                 if args.workdir and (root / "current").exists() and (args.skip_ingest or args.reuse):
                     roots[kind] = root  # kept from an earlier run: its figures (if any) are in ingest.json
@@ -904,13 +920,14 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 log(f"ingest cold, {kind}")
                 runs = [r for r in runs if r["encoder"] != kind]
-                runs.append(run_ingest(kind, root, corpus, cache, threads, "cold"))
+                runs.append(run_ingest(kind, root, corpus, cache, threads, "cold", adapt,
+                                       None if kind == default else roots.get(default)))
                 log(f"  -> {json.dumps(runs[-1])}")
                 if "error" not in runs[-1]:
                     roots[kind] = root
                 if kind == default and kind in roots:
                     log(f"ingest warm, {kind}")
-                    runs.append(run_ingest(kind, root, corpus, cache, threads, "warm"))
+                    runs.append(run_ingest(kind, root, corpus, cache, threads, "warm", adapt))
                     log(f"  -> {json.dumps(runs[-1])}")
                 ingest_file.write_text(json.dumps({**previous, "runs": runs}, indent=2))
             report["ingest"] = {**previous, "runs": runs,
@@ -931,7 +948,8 @@ def main(argv: list[str] | None = None) -> int:
             if onnx_row is None or onnx_row["cosine_vs_torch_min"] < SAME_VECTORS_COSINE:
                 log("onnx vectors differ from torch's: ingest cold, torch")
                 root = workdir / "index-torch"
-                report["ingest"]["runs"].append(run_ingest("torch", root, corpus, cache, threads, "cold"))
+                report["ingest"]["runs"].append(run_ingest("torch", root, corpus, cache, threads, "cold", adapt,
+                                                           roots.get(default)))
                 if "error" not in report["ingest"]["runs"][-1]:
                     roots["torch"] = root
 

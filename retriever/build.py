@@ -17,7 +17,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Callable, Iterator, Protocol
 from contextlib import contextmanager
 
 import numpy as np
@@ -30,10 +30,11 @@ from ingest.model import Chunk, ReportMeta, UnreadableFile
 from ingest.readers import SUPPORTED_SUFFIXES, default_workers
 from ingest.windows import answer_windows
 from ingest.vocabulary import Term, find_terms
+from retriever.adaptation import ClozePair, inverse_cloze_pairs
 from retriever.encoder import Encoder
 from retriever import bm25
 from retriever.store import (BUILDS_DIR, CURRENT_LINK, DATABASE_FILE, FORMAT_VERSION, FTS_COLUMN_WEIGHTS,
-                             FTS_TOKENIZER, MANIFEST_FILE, POSTINGS_DIR, SCHEMA,
+                             FTS_TOKENIZER, MANIFEST_FILE, MODELS_DIR, POSTINGS_DIR, SCHEMA,
                              VECTORS_FILE, WINDOW_VECTORS_FILE, IndexReader, IndexUnavailable, connect, current_build, fsync_tree)
 from retriever.vectors import build_vector_index, extend_vector_index, remove_from_vector_index, save_vector_index
 
@@ -283,17 +284,25 @@ def _build_lock(root: Path) -> Iterator[None]:
         yield
 
 
+# Adapts the model to the pairs of a build made afresh: (the encoder of the adapted model, its folder's name
+# under the index's models/ folder). retriever.index_model.Adaptation is the real one.
+Adaptation = Callable[[list[ClozePair], Callable[[str], None]], tuple[Encoder, str]]
+
+
 def build_index(paths: list[Path], root: Path, encoder: Encoder, params: ChunkingParams = ChunkingParams(),
                 progress: BuildProgress | None = None, rebuild: bool = False,
-                parse_workers: int | None = None) -> BuildSummary:
+                parse_workers: int | None = None, adaptation: Adaptation | None = None) -> BuildSummary:
     """Bring the index at `root` up to date with the report files under `paths`.
 
     `parse_workers`: processes reading one long PDF (None: the machine's CPUs, at most 4; 1: this process only).
+    `adaptation`: when the index is built afresh, the model is adapted to its chunks and that model embeds
+    them (`encoder` then serves only to extend an index `encoder` made). An index extended keeps its model:
+    a report added later is embedded by the model adapted to the others.
     """
     workers = default_workers() if parse_workers is None else parse_workers
     with _build_lock(root):
         try:
-            return _build(paths, root, encoder, params, progress, rebuild, workers)
+            return _build(paths, root, encoder, params, progress, rebuild, workers, adaptation)
         except Exception as exc:
             if _is_disk_full(exc):
                 raise DiskFull(errno.ENOSPC, "disk full (no space left on device) while writing the new index, "
@@ -302,10 +311,11 @@ def build_index(paths: list[Path], root: Path, encoder: Encoder, params: Chunkin
 
 
 def _build(paths: list[Path], root: Path, encoder: Encoder, params: ChunkingParams,
-           progress: BuildProgress | None, rebuild: bool, parse_workers: int) -> BuildSummary:
+           progress: BuildProgress | None, rebuild: bool, parse_workers: int,
+           adaptation: Adaptation | None = None) -> BuildSummary:
     progress = progress or SilentProgress()
     started = time.perf_counter()
-    timings = {"parse": 0.0, "chunk": 0.0, "embed": 0.0, "index": 0.0}
+    timings = {"parse": 0.0, "chunk": 0.0, "adapt": 0.0, "embed": 0.0, "index": 0.0}
     skipped: list[SkippedFile] = []
     warnings: list[str] = []
     previous_index, previous = _previous(root, encoder, params, rebuild)
@@ -352,6 +362,13 @@ def _build(paths: list[Path], root: Path, encoder: Encoder, params: ChunkingPara
     windows = [answer_windows(c.text) for c in new_chunks]
     texts = [embedding_text(c.text, c.heading) for c in new_chunks]
     texts += [embedding_text(c.text[s:e], c.heading) for c, spans in zip(new_chunks, windows) for s, e in spans]
+    adapted_model = previous_index.manifest.get("adapted_model") if previous_index is not None else None
+    if adaptation is not None and previous_index is None:
+        t0 = time.perf_counter()
+        pairs = inverse_cloze_pairs({i: (c.text, c.heading) for i, c in enumerate(new_chunks)},
+                                    [(i, s, e) for i, spans in enumerate(windows) for s, e in spans])
+        encoder, adapted_model = adaptation(pairs, progress.note)
+        timings["adapt"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     vectors = _embed(encoder, texts, progress)
     timings["embed"] = time.perf_counter() - t0
@@ -359,7 +376,7 @@ def _build(paths: list[Path], root: Path, encoder: Encoder, params: ChunkingPara
     t0 = time.perf_counter()
     stale_files = removed + [d.source.path.name for d in new_documents if d.source.path.name in previous]
     build = _write_build(root, previous_index, stale_files, new_documents, meta_changed, vectors, windows,
-                         encoder, params)
+                         encoder, params, adapted_model)
     timings["index"] = time.perf_counter() - t0
     added = tuple(d.source.path.name for d in new_documents if d.source.path.name not in previous)
     updated = tuple(d.source.path.name for d in new_documents if d.source.path.name in previous)
@@ -446,8 +463,10 @@ def _mostly_free(conn: sqlite3.Connection) -> bool:
 
 def _write_build(root: Path, previous_index: IndexReader | None, stale_files: list[str],
                  documents: list[_NewDocument], meta_changed: list[_SourceFile], vectors: np.ndarray,
-                 windows: list[list[tuple[int, int]]], encoder: Encoder, params: ChunkingParams) -> Path:
-    """vectors: one row per new chunk, then one per window of those chunks, in order."""
+                 windows: list[list[tuple[int, int]]], encoder: Encoder, params: ChunkingParams,
+                 adapted_model: str | None = None) -> Path:
+    """vectors: one row per new chunk, then one per window of those chunks, in order. adapted_model: the
+    folder (under the index's models/) of the model that made them, when it is not the packaged one."""
     previous_build = previous_index.build if previous_index is not None else None
     builds = root / BUILDS_DIR
     builds.mkdir(parents=True, exist_ok=True)
@@ -538,6 +557,8 @@ def _write_build(root: Path, previous_index: IndexReader | None, stale_files: li
         manifest = {"format": FORMAT_VERSION, "model": encoder.name, "dimension": encoder.dimension,
                     "chunking": asdict(params), "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                     "documents": counts[0], "chunks": counts[1]}
+        if adapted_model:
+            manifest["adapted_model"] = adapted_model
         (tmp / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
         fsync_tree(tmp)
         final = builds / stamp
@@ -555,6 +576,7 @@ def _write_build(root: Path, previous_index: IndexReader | None, stale_files: li
             shutil.rmtree(final, ignore_errors=True)
         raise
     _remove_old_builds(builds, final, was_current)
+    _remove_unused_models(root)
     return final
 
 
@@ -601,6 +623,23 @@ def _remove_old_builds(builds: Path, final: Path, previous: Path | None, now: fl
         never_current = previous is None or item.name > previous.name
         # A build folder appears (by rename) as it becomes current: its successor's time is when it was replaced.
         if never_current or now - successor.stat().st_mtime >= REPLACED_GRACE_SECONDS:
+            shutil.rmtree(item, ignore_errors=True)
+
+
+def _remove_unused_models(root: Path) -> None:
+    """Remove the adapted models no remaining build names (and any left half-written by an ingest killed while
+    training: builds are made under a lock, so none is being written now)."""
+    models = root / MODELS_DIR
+    if not models.is_dir():
+        return
+    named = set()
+    for build in (root / BUILDS_DIR).iterdir():
+        try:
+            named.add(json.loads((build / MANIFEST_FILE).read_text(encoding="utf-8")).get("adapted_model"))
+        except (OSError, ValueError):
+            continue
+    for item in models.iterdir():
+        if item.name not in named:
             shutil.rmtree(item, ignore_errors=True)
 
 

@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 from ingest.metadata import MetadataError
-from retriever.build import BuildInProgress, BuildProgress, build_index
-from retriever.encoder import Encoder, make_encoder
+from retriever.build import BuildInProgress, BuildProgress
+from retriever.index_model import Models, PackagedModels, encoder_for_index, ingest
 from retriever.search import SearchConfig, Searcher, UnknownFilter
 from retriever.settings import Settings
 from retriever.store import IndexUnavailable, open_index
@@ -82,8 +82,8 @@ def _progress_for(stream) -> BuildProgress:
     return TerminalProgress(stream) if stream.isatty() else PlainProgress(stream)
 
 
-def _encoder(settings: Settings) -> Encoder:
-    return make_encoder(settings.encoder, settings.model_cache_dir, settings.encoder_threads)
+def _models(settings: Settings) -> Models:
+    return PackagedModels(settings.encoder, settings.model_cache_dir, settings.encoder_threads)
 
 
 def cmd_ingest(args, settings: Settings) -> int:
@@ -92,8 +92,8 @@ def cmd_ingest(args, settings: Settings) -> int:
     if missing:
         print(f"error: no such file or folder: {', '.join(missing)}", file=sys.stderr)
         return 2
-    summary = build_index(paths, settings.index_dir, _encoder(settings), progress=_progress_for(sys.stderr),
-                          rebuild=args.rebuild, parse_workers=settings.parse_workers)
+    summary = ingest(paths, settings.index_dir, _models(settings), adapt=settings.adapt_model, rebuild=args.rebuild,
+                     progress=_progress_for(sys.stderr), parse_workers=settings.parse_workers)
     for warning in summary.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     for first, other in summary.duplicates:
@@ -115,7 +115,7 @@ def _format_passage(p) -> str:
 
 
 def cmd_ask(args, settings: Settings) -> int:
-    encoder = _encoder(settings)
+    encoder = encoder_for_index(settings.index_dir, _models(settings))
     index = open_index(settings.index_dir, encoder.name, encoder.dimension)
     searcher = Searcher(index, encoder, SearchConfig())
     encoder.encode(["warm up"])  # time the search, not the one-off model load

@@ -32,7 +32,9 @@ class SentenceTransformerEncoder:
     name = MODEL_NAME
     dimension = MODEL_DIMENSION
 
-    def __init__(self, model_path: str | None = None, batch_size: int = 32, threads: int | None = None):
+    def __init__(self, model_path: str | None = None, batch_size: int = 32, threads: int | None = None,
+                 name: str | None = None):
+        self.name = name or MODEL_NAME  # another model (an adapted one, at model_path) has its own name
         self._model_path = model_path
         self.batch_size = batch_size
         self._threads = threads
@@ -70,17 +72,22 @@ class SentenceTransformerEncoder:
 ENCODER_KINDS = ("torch", "onnx", "onnx-int8")
 
 
-def make_encoder(kind: str = "torch", cache_dir: Path | None = None, threads: int | None = None) -> Encoder:
-    """The packaged model run by torch (sentence-transformers) or by ONNX Runtime (fp32 or int8).
+def make_encoder(kind: str = "torch", cache_dir: Path | None = None, threads: int | None = None,
+                 model_path: Path | None = None, name: str | None = None) -> Encoder:
+    """The packaged model (or the model at model_path, called `name`) run by torch (sentence-transformers)
+    or by ONNX Runtime (fp32 or int8).
 
     Nothing is loaded here: each encoder loads (and for ONNX exports into cache_dir) on first use.
     """
+    if (model_path is None) != (name is None):
+        raise ValueError("a model other than the packaged one needs both its folder and its name")
+    path = str(model_path) if model_path is not None else None
     if kind == "torch":
-        return SentenceTransformerEncoder(threads=threads)
+        return SentenceTransformerEncoder(path, threads=threads, name=name)
     if kind in ("onnx", "onnx-int8"):
         from retriever.onnx_encoder import OnnxEncoder
 
         if cache_dir is None:
             raise ValueError("an ONNX encoder needs a cache folder for the exported model")
-        return OnnxEncoder(cache_dir, quantize=kind == "onnx-int8", threads=threads)
+        return OnnxEncoder(cache_dir, quantize=kind == "onnx-int8", threads=threads, model_path=path, name=name)
     raise ValueError(f"unknown encoder {kind!r}; choose from {', '.join(ENCODER_KINDS)}")

@@ -125,8 +125,10 @@ class OnnxEncoder:
     dimension = MODEL_DIMENSION
 
     def __init__(self, cache_dir: Path, quantize: bool = False, threads: int | None = None,
-                 batch_size: int = 32, model_path: str | None = None, batch_tokens: int = BATCH_TOKENS):
-        self.name = MODEL_NAME + (INT8_SUFFIX if quantize else "")
+                 batch_size: int = 32, model_path: str | None = None, batch_tokens: int = BATCH_TOKENS,
+                 name: str | None = None):
+        # `name`: the model at model_path (an adapted one); its export is cached under that name
+        self.name = (name or MODEL_NAME) + (INT8_SUFFIX if quantize else "")
         self._cache_dir = Path(cache_dir)
         self._quantize = quantize
         self._threads = threads

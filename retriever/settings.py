@@ -27,4 +27,7 @@ class Settings(BaseSettings):
     parse_workers: int | None = None  # processes reading one long PDF at ingest (None: CPUs, at most 4)
     # torch | onnx | onnx-int8: how the packaged model runs (eval/bench.py measures each).
     encoder: str = "onnx"
+    # Adapt the packaged model to the reports when the index is built afresh (retriever/adaptation.py; minutes,
+    # once): the index's vectors and the questions' then come from the adapted model.
+    adapt_model: bool = True
     model_cache_dir: Path = REPO_ROOT / "var" / "models"

@@ -30,6 +30,9 @@ MANIFEST_FILE = "manifest.json"
 POSTINGS_DIR = "postings"  # retriever.bm25's arrays; a build without them is searched by FTS5 alone
 CURRENT_LINK = "current"
 BUILDS_DIR = "builds"
+# Models adapted to the reports at ingest (retriever/adaptation.py), one folder each, named in the manifest of
+# every build whose vectors they made ("adapted_model").
+MODELS_DIR = "models"
 # Chunk records kept in memory after first use (a build never changes): enough for every candidate
 # of many questions, small beside the vectors (about 2 KB a chunk).
 CHUNK_CACHE_SIZE = 20_000

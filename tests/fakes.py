@@ -28,3 +28,35 @@ class FakeEncoder:
             if not norm:
                 out[row, 0] = 1.0
         return out
+
+
+class RenamedEncoder:
+    """Another encoder's vectors under another model's name (a fake adapted model)."""
+
+    def __init__(self, inner, name: str):
+        self.inner, self.name, self.dimension = inner, name, inner.dimension
+
+    def encode(self, texts):
+        return self.inner.encode(texts)
+
+
+class FakeModels:
+    """retriever.index_model.Models over the fake encoder: adapting trains nothing, it saves a marker folder
+    named by the pairs, and the "adapted" encoder is the fake under that name."""
+
+    def __init__(self, encoder=None):
+        self.encoder = encoder or FakeEncoder()
+        self.adapted_on: list[list] = []  # the pairs of each adaptation, in order
+
+    def packaged(self):
+        return self.encoder
+
+    def adapted(self, folder, name):
+        return RenamedEncoder(self.encoder, name)
+
+    def adapt(self, models_dir, pairs, log):
+        self.adapted_on.append(list(pairs))
+        name = "fake-adapted-" + hashlib.sha256(repr(pairs).encode()).hexdigest()[:12]
+        (models_dir / name).mkdir(parents=True, exist_ok=True)
+        (models_dir / name / "modules.json").write_text("[]")
+        return name

@@ -1,4 +1,9 @@
-from eval.adaptation import ClozePair, in_batch_distinct, inverse_cloze_pairs
+from dataclasses import replace
+
+import pytest
+
+from retriever.adaptation import (AdaptationRecipe, ClozePair, adapt_into, adapted_name, in_batch_distinct,
+                                  inverse_cloze_pairs, model_family, sample_pairs)
 
 CONTEXT = " ".join(f"word{i}" for i in range(40))
 
@@ -22,3 +27,58 @@ def test_short_windows_and_thin_contexts_are_skipped():
 def test_a_batch_keeps_one_window_of_each_chunk():
     batch = [ClozePair("a", "x", 1), ClozePair("b", "x", 1), ClozePair("c", "y", 2)]
     assert [p.anchor for p in in_batch_distinct(batch)] == ["a", "c"]
+
+
+PAIRS = [ClozePair(f"window {i}", f"context {i}", i) for i in range(50)]
+
+
+def test_the_sample_is_the_recipes_size_drawn_by_its_seed():
+    recipe = AdaptationRecipe(pairs=10)
+    sample = sample_pairs(PAIRS, recipe)
+    assert len(sample) == 10 and len(set(sample)) == 10 and set(sample) <= set(PAIRS)
+    assert sample == sample_pairs(PAIRS, recipe)  # the same every time
+    assert sample != PAIRS[:10] and sample != sample_pairs(PAIRS, replace(recipe, seed=1))
+    assert sorted(sample_pairs(PAIRS[:5], recipe), key=PAIRS.index) == PAIRS[:5]  # fewer: all of them
+
+
+def test_the_name_says_what_made_the_model():
+    recipe = AdaptationRecipe()
+    name = adapted_name("base", PAIRS, recipe)
+    assert name.startswith("base-adapted-") and name == adapted_name("base", list(PAIRS), recipe)
+    assert name != adapted_name("base", PAIRS[1:], recipe)
+    assert name != adapted_name("base", PAIRS, replace(recipe, learning_rate=1e-5))
+    assert name != adapted_name("other", PAIRS, recipe)
+
+
+@pytest.mark.parametrize("name, family", [
+    ("all-MiniLM-L6-v2", "all-MiniLM-L6-v2"),
+    ("all-MiniLM-L6-v2-int8pc2", "all-MiniLM-L6-v2-int8pc2"),
+    ("all-MiniLM-L6-v2-adapted-0123456789ab", "all-MiniLM-L6-v2-adapted"),
+    ("all-MiniLM-L6-v2-adapted-0123456789ab-int8pc2", "all-MiniLM-L6-v2-adapted-int8pc2"),
+])
+def test_a_models_family_drops_the_digest_only(name, family):
+    assert model_family(name) == family
+
+
+def test_a_model_made_for_the_same_pairs_is_reused_not_trained_again(tmp_path, monkeypatch):
+    from retriever import adaptation
+
+    recipe = AdaptationRecipe(pairs=10)
+    name = adapted_name("base", sample_pairs(PAIRS, recipe), recipe)
+    (tmp_path / name).mkdir()
+    (tmp_path / name / "modules.json").write_text("[]")
+    monkeypatch.setattr(adaptation, "train", lambda *a, **k: pytest.fail("trained again"))
+    assert adapt_into(tmp_path, "unused", "base", PAIRS, recipe) == name
+
+
+def test_a_training_that_fails_leaves_no_model_behind(tmp_path, monkeypatch):
+    from retriever import adaptation
+
+    def failing(base, pairs, out_dir, *args):
+        (out_dir / "half").mkdir(parents=True)
+        raise RuntimeError("killed")
+
+    monkeypatch.setattr(adaptation, "train", failing)
+    with pytest.raises(RuntimeError):
+        adapt_into(tmp_path, "unused", "base", PAIRS, AdaptationRecipe(pairs=10))
+    assert list(tmp_path.iterdir()) == []

@@ -19,7 +19,7 @@ from retriever.settings import Settings
 from retriever.store import open_index
 from tests.bad_files import CASES, HUGE_PAGES, caesar, mojibake, write_bad_files
 from tests.conftest import REPO_ROOT, make_corpus
-from tests.fakes import FakeEncoder
+from tests.fakes import FakeEncoder, FakeModels
 from tests.pdf_fixtures import report_pages, write_pdf
 
 BY_NAME = {c.name: c for c in CASES}
@@ -125,7 +125,7 @@ def test_odd_names_are_searchable_and_served(ingested, bad_corpus):
 
 def test_cli_ingest_reports_each_bad_file_and_exits_zero(bad_corpus, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("ONRECORD_INDEX_DIR", str(tmp_path / "idx"))
-    monkeypatch.setattr(cli, "_encoder", lambda settings: FakeEncoder())
+    monkeypatch.setattr(cli, "_models", lambda settings: FakeModels())
     assert cli.main(["ingest", str(bad_corpus)]) == 0
     out, err = capsys.readouterr()
     for case in SKIPPED:

@@ -3,12 +3,13 @@ import json
 import pytest
 
 from retriever import cli
+from tests.fakes import FakeModels
 
 
 @pytest.fixture
 def cli_env(monkeypatch, built_index, fake_encoder):
     monkeypatch.setenv("ONRECORD_INDEX_DIR", str(built_index))
-    monkeypatch.setattr(cli, "_encoder", lambda settings: fake_encoder)
+    monkeypatch.setattr(cli, "_models", lambda settings: FakeModels(fake_encoder))
     return built_index
 
 
@@ -28,7 +29,7 @@ def test_ask_human_output_shows_citation_and_marked_answer(cli_env, capsys):
 
 def test_ask_without_index_says_run_ingest(monkeypatch, tmp_path, fake_encoder, capsys):
     monkeypatch.setenv("ONRECORD_INDEX_DIR", str(tmp_path / "none"))
-    monkeypatch.setattr(cli, "_encoder", lambda settings: fake_encoder)
+    monkeypatch.setattr(cli, "_models", lambda settings: FakeModels(fake_encoder))
     assert cli.main(["ask", "anything"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "onrecord ingest" in err
@@ -48,7 +49,7 @@ def test_bad_arguments_exit_non_zero(cli_env, args, capsys):
 def test_ingest_reports_skipped_file_by_name(monkeypatch, tmp_path, corpus_dir, fake_encoder, capsys):
     (corpus_dir / "empty.pdf").write_bytes(b"")
     monkeypatch.setenv("ONRECORD_INDEX_DIR", str(tmp_path / "idx"))
-    monkeypatch.setattr(cli, "_encoder", lambda settings: fake_encoder)
+    monkeypatch.setattr(cli, "_models", lambda settings: FakeModels(fake_encoder))
     assert cli.main(["ingest", str(corpus_dir)]) == 0
     captured = capsys.readouterr()
     assert "empty.pdf" in captured.err and "empty file" in captured.err
@@ -59,7 +60,7 @@ def test_ingest_names_the_reports_added_replaced_and_removed(monkeypatch, tmp_pa
     from tests.pdf_fixtures import report_pages, write_pdf
 
     monkeypatch.setenv("ONRECORD_INDEX_DIR", str(tmp_path / "idx"))
-    monkeypatch.setattr(cli, "_encoder", lambda settings: fake_encoder)
+    monkeypatch.setattr(cli, "_models", lambda settings: FakeModels(fake_encoder))
     assert cli.main(["ingest", str(corpus_dir)]) == 0
     assert "added: board.pdf, taxi.pdf" in capsys.readouterr().out
     (corpus_dir / "board.pdf").unlink()

@@ -30,7 +30,7 @@ from retriever.settings import Settings
 from retriever.store import IndexUnavailable, current_build, open_index
 from tests.bad_files import write_huge_pdf
 from tests.conftest import REPO_ROOT, make_corpus
-from tests.fakes import FakeEncoder
+from tests.fakes import FakeEncoder, FakeModels
 from tests.pdf_fixtures import report_pages, write_pdf
 
 QUESTIONS = ["taxi licensing hackney carriage", "how many young people were at risk of sexual exploitation",
@@ -84,7 +84,7 @@ INGEST_SCRIPT = textwrap.dedent('''
     """`onrecord ingest` (the real CLI) with the fake encoder, slowed down at one stage so it can be killed there."""
     import sys, time
     from retriever import build, cli
-    from tests.fakes import FakeEncoder
+    from tests.fakes import FakeEncoder, FakeModels
 
     stage = sys.argv[1]
 
@@ -104,7 +104,14 @@ INGEST_SCRIPT = textwrap.dedent('''
     if stage == "switching":  # the new build is complete but not yet current
         switch = build._switch_current
         build._switch_current = lambda *a, **k: (announce_and_wait("STAGE switching"), switch(*a, **k))[1]
-    cli._encoder = lambda settings: SlowEncoder()
+    class SlowModels(FakeModels):
+        def adapt(self, models_dir, pairs, log):
+            if stage == "adapting":  # training, under a temporary name as retriever.adaptation trains
+                (models_dir / ".tmp-training").mkdir(parents=True)
+                announce_and_wait("STAGE adapting")
+            return super().adapt(models_dir, pairs, log)
+
+    cli._models = lambda settings: SlowModels(SlowEncoder())
     sys.exit(cli.main(["ingest", *sys.argv[2:]]))
 ''')
 
@@ -112,7 +119,9 @@ INGEST_SCRIPT = textwrap.dedent('''
 def _ingest_process(tmp_path: Path, root: Path, corpus: Path, stage: str) -> subprocess.Popen:
     script = tmp_path / "slow_ingest.py"
     script.write_text(INGEST_SCRIPT, encoding="utf-8")
-    env = {**os.environ, "ONRECORD_INDEX_DIR": str(root), "PYTHONPATH": str(REPO_ROOT)}
+    # the index served is the packaged (fake) model's; an ingest killed while adapting a model leaves it too
+    env = {**os.environ, "ONRECORD_INDEX_DIR": str(root), "PYTHONPATH": str(REPO_ROOT),
+           "ONRECORD_ADAPT_MODEL": str(stage == "adapting").lower()}
     return subprocess.Popen([sys.executable, str(script), stage, str(corpus)], cwd=REPO_ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -132,7 +141,7 @@ def _wait_for_line(proc: subprocess.Popen, wanted: str, timeout: float = 60) -> 
     raise AssertionError(f"ingest never reached {wanted!r}: {proc.stderr.read()}")
 
 
-@pytest.mark.parametrize("stage", ["embedding", "writing", "switching"])
+@pytest.mark.parametrize("stage", ["adapting", "embedding", "writing", "switching"])
 def test_sigkilled_ingest_leaves_the_index_serving_and_the_next_run_completes(served, tmp_path, stage):
     corpus, root, encoder = served
     build_before = current_build(root)
@@ -160,7 +169,8 @@ def test_sigkilled_ingest_leaves_the_index_serving_and_the_next_run_completes(se
 
         # the next run completes: it takes the lock the killed one held and clears what it left
         done = subprocess.run([sys.executable, str(tmp_path / "slow_ingest.py"), "none", str(corpus)], cwd=REPO_ROOT,
-                              env={**os.environ, "ONRECORD_INDEX_DIR": str(root), "PYTHONPATH": str(REPO_ROOT)},
+                              env={**os.environ, "ONRECORD_INDEX_DIR": str(root), "PYTHONPATH": str(REPO_ROOT),
+                                   "ONRECORD_ADAPT_MODEL": "false"},
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
         assert "Index updated: 5 documents" in done.stdout
@@ -235,7 +245,8 @@ def test_cli_says_the_disk_is_full_and_the_index_in_use_is_unchanged(served, mon
     build_before = current_build(root)
     _add_new_reports(corpus)
     monkeypatch.setenv("ONRECORD_INDEX_DIR", str(root))
-    monkeypatch.setattr(cli, "_encoder", lambda settings: encoder)
+    monkeypatch.setenv("ONRECORD_ADAPT_MODEL", "false")
+    monkeypatch.setattr(cli, "_models", lambda settings: FakeModels(encoder))
     monkeypatch.setattr(build_module, "save_vector_index", _enospc)
     assert cli.main(["ingest", str(corpus)]) == 1
     err = capsys.readouterr().err.strip().splitlines()[-1]
@@ -276,7 +287,8 @@ def test_a_real_full_disk_tiny_tmpfs(tmp_path, monkeypatch, capsys):
         assert shutil.disk_usage(mount).used <= used_before + 16 * 1024, "the failed build's space is given back"
         del err  # (its traceback holds the failed build's frames)
         monkeypatch.setenv("ONRECORD_INDEX_DIR", str(root))
-        monkeypatch.setattr(cli, "_encoder", lambda settings: encoder)
+        monkeypatch.setenv("ONRECORD_ADAPT_MODEL", "false")
+        monkeypatch.setattr(cli, "_models", lambda settings: FakeModels(encoder))
         assert cli.main(["ingest", str(corpus)]) == 1
         assert "disk full" in capsys.readouterr().err
         _assert_untouched(root, build_before, answers_before, encoder)
@@ -338,7 +350,8 @@ def test_a_damaged_index_is_a_clear_error_a_503_and_is_repaired_by_the_next_inge
 
         # the CLI: one line, exit 1
         monkeypatch.setenv("ONRECORD_INDEX_DIR", str(root))
-        monkeypatch.setattr(cli, "_encoder", lambda settings: encoder)
+        monkeypatch.setenv("ONRECORD_ADAPT_MODEL", "false")
+        monkeypatch.setattr(cli, "_models", lambda settings: FakeModels(encoder))
         capsys.readouterr()
         assert cli.main(["ask", "taxi licensing"]) == 1
         err_out = capsys.readouterr().err

@@ -74,3 +74,33 @@ def test_onnx_encoder_gives_the_same_vectors_as_torch(encoder, tmp_path):
     onnx.batch_tokens = 16  # every text in a batch of its own, trimmed to its own length
     assert abs(onnx.encode(texts) - onnx.encode(texts[::-1])[::-1]).max() < 1e-5
     assert ((onnx.encode(texts) * encoder.encode(texts)).sum(axis=1)).min() > 0.9999
+
+
+def test_ingest_adapts_the_model_to_the_reports_and_serves_with_it(tmp_path, encoder):
+    """A few training steps over two short reports: the adapted model is saved in the index, named in its
+    manifest, moves the vectors, and its ONNX export computes what torch computes."""
+    import json
+
+    from retriever.adaptation import AdaptationRecipe
+    from retriever.index_model import PackagedModels, encoder_for_index, ingest
+    from retriever.store import current_build
+
+    folder = tmp_path / "slice"
+    folder.mkdir()
+    first_pages(REPO_ROOT / "corpus" / TELFORD, folder / TELFORD, 4)
+    (folder / WOLVERHAMPTON).write_bytes((REPO_ROOT / "corpus" / WOLVERHAMPTON).read_bytes())
+    root = tmp_path / "index"
+    models = PackagedModels("onnx", tmp_path / "cache", recipe=AdaptationRecipe(pairs=16, batch_size=8))
+    summary = ingest([folder], root, models, adapt=True)
+    manifest = json.loads((current_build(root) / "manifest.json").read_text())
+    name = manifest["adapted_model"]
+    assert name.startswith("all-MiniLM-L6-v2-adapted-") and manifest["model"] == name and summary.timings["adapt"] > 0
+    adapted = encoder_for_index(root, models)
+    torch_adapted = encoder_for_index(root, PackagedModels("torch", None))
+    texts = ["what did Telford decide on taxi licensing", "Child Sexual Exploitation"]
+    assert ((adapted.encode(texts) * torch_adapted.encode(texts)).sum(axis=1)).min() > 0.9999
+    assert ((adapted.encode(texts) * encoder.encode(texts)).sum(axis=1)).max() < 0.9999  # it did learn
+    searcher = Searcher(open_index(root, adapted.name, adapted.dimension), adapted)
+    assert searcher.search("what did Telford decide on taxi licensing").passages
+    again = ingest([folder], root, models, adapt=True, rebuild=True)  # same reports, same recipe: reused
+    assert again.timings["adapt"] < 5 and encoder_for_index(root, models).name == name

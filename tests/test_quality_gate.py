@@ -1,4 +1,5 @@
-"""The quality gate: the fixed question set, the shipped corpus, the real model, the default search.
+"""The quality gate: the fixed question set, the shipped corpus, the real model (adapted to the reports, as
+`onrecord ingest` makes it by default: minutes of training), the default search.
 
 Floors sit just under the figures measured when they were set (README, "Measured"), so a change
 that makes answers worse fails CI. Same corpus, same model, same questions: the run is deterministic.
@@ -9,8 +10,7 @@ import pytest
 
 from eval.harness import DEPTH, run_questions, summarise
 from eval.questions import DEFAULT_QUESTIONS, load_questions
-from retriever.build import build_index
-from retriever.encoder import make_encoder
+from retriever.index_model import PackagedModels, encoder_for_index, ingest
 from retriever.search import Searcher
 from retriever.settings import Settings
 from retriever.store import open_index
@@ -18,13 +18,16 @@ from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.model
 
-# Measured 2026-11-28 (python -m eval, default): recall@5 0.859, MRR@10 0.643, page 1.000,
-# span 0.836, abstention 0.800, false abstention 0.000.
+# Measured 2026-11-29 (python -m eval, default, the model adapted at ingest): recall@5 0.808, MRR@10 0.631,
+# page 1.000, span 0.857, abstention 0.800, false abstention 0.000. The recall@5 floor was 0.83 under the packaged
+# model (0.859): the adapted model is lower on this set, whose weights were chosen for the packaged model, and
+# higher on every held-out set (README, "Adapting the model"); it became the default by a rule written before
+# the seventh held-out set existed.
 FLOORS = {
-    "recall@5": 0.83,
-    "mrr@10": 0.62,
+    "recall@5": 0.78,
+    "mrr@10": 0.60,
     "page_accuracy": 0.97,
-    "span_accuracy": 0.80,
+    "span_accuracy": 0.83,
     "abstention": 0.7,
 }
 CEILINGS = {"false_abstention": 0.05}
@@ -33,10 +36,11 @@ CEILINGS = {"false_abstention": 0.05}
 @pytest.fixture(scope="module")
 def summary(tmp_path_factory):
     defaults = Settings.model_fields
-    cache = tmp_path_factory.mktemp("models")
-    encoder = make_encoder(defaults["encoder"].default, cache)
+    models = PackagedModels(defaults["encoder"].default, tmp_path_factory.mktemp("models"))
     root = tmp_path_factory.mktemp("index")
-    build_index([REPO_ROOT / "corpus"], root, encoder)
+    # as `onrecord ingest` builds it: with the model adapted to the reports when that is the default
+    ingest([REPO_ROOT / "corpus"], root, models, adapt=defaults["adapt_model"].default)
+    encoder = encoder_for_index(root, models)
     index = open_index(root, encoder.name, encoder.dimension)
     searcher = Searcher(index, encoder)
     results = run_questions(load_questions(DEFAULT_QUESTIONS), lambda q: searcher.search(q, k=DEPTH).to_dict(),

@@ -227,6 +227,19 @@ def test_the_abstention_threshold_is_the_one_calibrated_for_the_index_model(sear
     assert not searcher.with_config(answer_threshold=confidence + 0.01).search(question).answered
 
 
+@pytest.mark.parametrize("digest", ["0123456789ab", "fedcba987654"])
+def test_an_adapted_models_index_takes_its_familys_threshold_whatever_reports_it_was_adapted_to(searcher, monkeypatch,
+                                                                                              digest):
+    from retriever.encoder import MODEL_NAME
+    from retriever.onnx_encoder import INT8_SUFFIX
+    from retriever.search import ANSWER_THRESHOLDS
+
+    monkeypatch.setitem(searcher.index.manifest, "model", f"{MODEL_NAME}-adapted-{digest}")
+    assert searcher.answer_threshold == ANSWER_THRESHOLDS[f"{MODEL_NAME}-adapted"] != ANSWER_THRESHOLDS[MODEL_NAME]
+    monkeypatch.setitem(searcher.index.manifest, "model", f"{MODEL_NAME}-adapted-{digest}{INT8_SUFFIX}")
+    assert searcher.answer_threshold == ANSWER_THRESHOLDS[f"{MODEL_NAME}-adapted{INT8_SUFFIX}"]
+
+
 def test_the_named_council_comes_first_then_the_others(searcher):
     answer = searcher.search("safeguarding training for councillors in Telford", k=10)
     assert answer.inferred_council == "Telford & Wrekin"

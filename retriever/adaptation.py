@@ -1,0 +1,153 @@
+"""The packaged model adapted to the reports' own text at ingest, without any question.
+
+Each answer window is paired with its own chunk with that window taken out (the inverse cloze task), and the
+model learns to find the chunk from the window among the other chunks of a batch (in-batch negatives, the loss
+sentence-transformers calls MultipleNegativesRankingLoss). One pass over a fixed number of pairs, so the cost
+does not grow with the corpus. Measured against the packaged model on six held-out question sets
+(`python -m eval.adaptation`, README): recall@5 0.740 -> 0.804 at unchanged search weights.
+
+The adapted model is named by what made it (base model, recipe, the pairs' text), so the same reports and
+recipe give the same name and an index rebuilt over them reuses it rather than training again.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+ADAPTED_TAG = "-adapted-"
+ADAPTED_FAMILY = "-adapted"  # what an adapted model's name keeps of the tag once its digest is dropped
+# Part of every adapted model's name: a change to how pairs are made or the model trained changes it, so an
+# index is never served with a model trained another way under the same name.
+RECIPE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ClozePair:
+    anchor: str  # one answer window
+    context: str  # its chunk (heading first) with the window taken out
+    chunk_id: int
+
+
+@dataclass(frozen=True)
+class AdaptationRecipe:
+    """How the model is adapted; the first settings tried (not tuned), measured in eval/results/adaptation.md."""
+
+    pairs: int = 1600  # window/chunk pairs trained on, drawn at random (seeded) from all of them
+    batch_size: int = 32
+    learning_rate: float = 2e-5
+    scale: float = 20.0  # cosines x scale are the logits
+    seed: int = 0
+
+
+def inverse_cloze_pairs(chunks: dict[int, tuple[str, str]], windows: Sequence[tuple[int, int, int]],
+                        min_anchor_words: int = 6, min_context_words: int = 30) -> list[ClozePair]:
+    """A pair per window (chunk id, start, end) of `chunks` (id -> text, heading): windows of a few words
+    (headings, list markers) and chunks left with little text around the window teach nothing and are skipped."""
+    pairs = []
+    for chunk_id, start, end in windows:
+        text, heading = chunks[chunk_id]
+        anchor = text[start:end].strip()
+        rest = (text[:start].rstrip() + " " + text[end:].lstrip()).strip()
+        if len(anchor.split()) >= min_anchor_words and len(rest.split()) >= min_context_words:
+            pairs.append(ClozePair(anchor, f"{heading}\n{rest}" if heading else rest, chunk_id))
+    return pairs
+
+
+def sample_pairs(pairs: list[ClozePair], recipe: AdaptationRecipe) -> list[ClozePair]:
+    """The recipe's number of pairs, drawn at random with its seed (all of them when there are fewer)."""
+    shuffled = list(pairs)
+    random.Random(recipe.seed).shuffle(shuffled)
+    return shuffled[:recipe.pairs]
+
+
+def in_batch_distinct(batch: list[ClozePair]) -> list[ClozePair]:
+    """Two windows of one chunk in a batch would each count the other's context as a wrong answer: keep the first."""
+    seen: set[int] = set()
+    return [p for p in batch if not (p.chunk_id in seen or seen.add(p.chunk_id))]
+
+
+def adapted_name(base_name: str, pairs: Sequence[ClozePair], recipe: AdaptationRecipe) -> str:
+    """`<base>-adapted-<12 hex>`: a digest of the base model's name, the recipe and the pairs trained on."""
+    digest = hashlib.sha256(json.dumps([base_name, RECIPE_VERSION, asdict(recipe)]).encode())
+    for pair in pairs:
+        digest.update(json.dumps([pair.anchor, pair.context, pair.chunk_id]).encode())
+    return f"{base_name}{ADAPTED_TAG}{digest.hexdigest()[:12]}"
+
+
+def model_family(name: str) -> str:
+    """An adapted model's name without its digest ("all-MiniLM-L6-v2-adapted"; "-int8pc2" kept): what its
+    abstention threshold is calibrated for. Other names are their own family."""
+    return re.sub(rf"({re.escape(ADAPTED_FAMILY)})-[0-9a-f]{{12}}", r"\1", name)
+
+
+def train(base_model: str, pairs: list[ClozePair], out_dir: Path, recipe: AdaptationRecipe = AdaptationRecipe(),
+          threads: int | None = None, log: Callable[[str], None] = lambda message: None) -> Path:
+    """One pass over `pairs` (in the order given) from the sentence-transformers model at `base_model`; the
+    adapted model saved in out_dir."""
+    import os
+
+    os.environ["HF_HUB_OFFLINE"] = "1"  # the base model is on disk: never reach for a model hub
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"  # ingest reports its own progress
+    import torch
+    import torch.nn.functional as F
+    import transformers
+    from sentence_transformers import SentenceTransformer
+
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+    torch.manual_seed(recipe.seed)
+    if threads:
+        torch.set_num_threads(threads)
+    model = SentenceTransformer(base_model, device="cpu")
+    model.train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.learning_rate)
+    started = time.perf_counter()
+    steps = (len(pairs) + recipe.batch_size - 1) // recipe.batch_size
+    for step, first in enumerate(range(0, len(pairs), recipe.batch_size)):
+        batch = in_batch_distinct(pairs[first:first + recipe.batch_size])
+        anchors = F.normalize(model(model.preprocess([p.anchor for p in batch]))["sentence_embedding"], dim=-1)
+        contexts = F.normalize(model(model.preprocess([p.context for p in batch]))["sentence_embedding"], dim=-1)
+        loss = F.cross_entropy(anchors @ contexts.T * recipe.scale, torch.arange(len(batch)))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if step % 10 == 0 or step == steps - 1:
+            log(f"adapting the model: step {step + 1} of {steps}, loss {loss.item():.3f}, "
+                f"{time.perf_counter() - started:.0f} s")
+    model.eval()
+    model.save(str(out_dir))
+    return out_dir
+
+
+def adapt_into(models_dir: Path, base_model: str, base_name: str, pairs: list[ClozePair],
+               recipe: AdaptationRecipe = AdaptationRecipe(), threads: int | None = None,
+               log: Callable[[str], None] = lambda message: None) -> str:
+    """The name of the model adapted on (a sample of) `pairs`, trained into models_dir/<name> unless a model of
+    that name is there already (same reports, same recipe). Written under a temporary name and renamed, so a
+    folder with a model's name holds the whole model."""
+    sample = sample_pairs(pairs, recipe)
+    name = adapted_name(base_name, sample, recipe)
+    target = models_dir / name
+    if (target / "modules.json").is_file():
+        log(f"adapted model {name} is already made for these reports")
+        return name
+    models_dir.mkdir(parents=True, exist_ok=True)
+    tmp = models_dir / f".tmp-{name}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    log(f"adapting the model to the reports: {len(sample)} of their {len(pairs)} answer windows "
+        f"(minutes; once for these reports)")
+    try:
+        train(base_model, sample, tmp, recipe, threads, log)
+        shutil.rmtree(target, ignore_errors=True)
+        tmp.rename(target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return name
