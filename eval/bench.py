@@ -254,7 +254,7 @@ INGEST_CHILD = r"""
 import json, resource, sys, time
 t0 = time.perf_counter()
 from pathlib import Path
-from retriever.index_model import PackagedModels, encoder_for_index, ingest
+from retriever.index_model import PackagedModels, ingest
 a = json.loads(sys.argv[1])
 models = PackagedModels(a["kind"], Path(a["cache"]), a["threads"])
 imports = time.perf_counter() - t0
@@ -708,8 +708,8 @@ def markdown_report(report: dict) -> str:
             "ll" + "r" * 14) + "\n\n`wall` is the whole process (imports, model load, build); pages/s and chunks/s "
             "are over `build` (parse+chunk+adapt+embed+index, without imports and model load). `adapt` is training "
             "the model on the reports (the default encoder's cold run; the other encoders reuse its model, copied "
-            "in). `texts embedded` = chunks + answer windows." + "".join(f"\n\n- {r['encoder']} {r['mode']}: {r['source']}" for r in ing["runs"]
-                                          if r.get("source")))
+            "in). `texts embedded` = chunks + answer windows."
+            + "".join(f"\n\n- {r['encoder']} {r['mode']}: {r['source']}" for r in ing["runs"] if r.get("source")))
     emb = report.get("embedding", {})
     if emb.get("variants"):
         rows = [[v["label"], v.get("passages_per_s"), v.get("speedup"), fmt(v.get("cosine_vs_torch_mean"), 4),
