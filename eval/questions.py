@@ -16,16 +16,8 @@ DEFAULT_QUESTIONS = Path(__file__).resolve().parent / "questions.jsonl"
 # first with the code as it stood and then decided, by a rule written before it existed, whether the model adapted
 # to the reports at ingest became the default (it did); the eighth, written next, was measured first with that
 # model and decided two candidates the same way (one kept). No threshold is fitted on any of them.
-HOLDOUT_QUESTIONS = Path(__file__).resolve().parent / "holdout_questions.jsonl"
-HOLDOUT2_QUESTIONS = Path(__file__).resolve().parent / "holdout2_questions.jsonl"
-HOLDOUT3_QUESTIONS = Path(__file__).resolve().parent / "holdout3_questions.jsonl"
-HOLDOUT4_QUESTIONS = Path(__file__).resolve().parent / "holdout4_questions.jsonl"
-HOLDOUT5_QUESTIONS = Path(__file__).resolve().parent / "holdout5_questions.jsonl"
-HOLDOUT6_QUESTIONS = Path(__file__).resolve().parent / "holdout6_questions.jsonl"
-HOLDOUT7_QUESTIONS = Path(__file__).resolve().parent / "holdout7_questions.jsonl"
-HOLDOUT8_QUESTIONS = Path(__file__).resolve().parent / "holdout8_questions.jsonl"
-HELD_OUT_QUESTIONS = (HOLDOUT_QUESTIONS, HOLDOUT2_QUESTIONS, HOLDOUT3_QUESTIONS, HOLDOUT4_QUESTIONS, HOLDOUT5_QUESTIONS,
-                      HOLDOUT6_QUESTIONS, HOLDOUT7_QUESTIONS, HOLDOUT8_QUESTIONS)  # in the order they were written
+# holdout_questions.jsonl, holdout2_questions.jsonl, ... holdout8_questions.jsonl, in the order they were written
+HELD_OUT_QUESTIONS = tuple(DEFAULT_QUESTIONS.parent / f"holdout{n}_questions.jsonl" for n in ("", *range(2, 9)))
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-ADAPTED_TAG = "-adapted-"
-ADAPTED_FAMILY = "-adapted"  # what an adapted model's name keeps of the tag once its digest is dropped
+ADAPTED_FAMILY = "-adapted"  # what an adapted model's name keeps once its digest is dropped
+ADAPTED_TAG = ADAPTED_FAMILY + "-"  # then the digest
 # Part of every adapted model's name: a change to how pairs are made or the model trained changes it, so an
 # index is never served with a model trained another way under the same name.
 RECIPE_VERSION = 1

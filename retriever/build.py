@@ -35,7 +35,8 @@ from retriever.encoder import Encoder
 from retriever import bm25
 from retriever.store import (BUILDS_DIR, CURRENT_LINK, DATABASE_FILE, FORMAT_VERSION, FTS_COLUMN_WEIGHTS,
                              FTS_TOKENIZER, MANIFEST_FILE, MODELS_DIR, POSTINGS_DIR, SCHEMA,
-                             VECTORS_FILE, WINDOW_VECTORS_FILE, IndexReader, IndexUnavailable, connect, current_build, fsync_tree)
+                             VECTORS_FILE, WINDOW_VECTORS_FILE, IndexReader, IndexUnavailable, connect, current_build, fsync_tree,
+                             read_manifest)
 from retriever.vectors import build_vector_index, extend_vector_index, remove_from_vector_index, save_vector_index
 
 # Texts per encoder call. The encoder re-sorts each call by word pieces, so larger calls pad less: at 64 a
@@ -635,8 +636,8 @@ def _remove_unused_models(root: Path) -> None:
     named = set()
     for build in (root / BUILDS_DIR).iterdir():
         try:
-            named.add(json.loads((build / MANIFEST_FILE).read_text(encoding="utf-8")).get("adapted_model"))
-        except (OSError, ValueError):
+            named.add(read_manifest(build).get("adapted_model"))
+        except IndexUnavailable:  # a half-written build (it is removed with the abandoned ones)
             continue
     for item in models.iterdir():
         if item.name not in named:

