@@ -43,7 +43,8 @@ class PackagedModels:
         return make_encoder(self.kind, self.cache_dir, self.threads)
 
     def adapted(self, folder: Path, name: str) -> Encoder:
-        return make_encoder(self.kind, self.cache_dir, self.threads, model_path=folder, name=name)
+        # its ONNX export is kept in its own folder, and goes when the model does
+        return make_encoder(self.kind, folder, self.threads, model_path=folder, name=name)
 
     def adapt(self, models_dir: Path, pairs: list[ClozePair], log: Callable[[str], None]) -> str:
         return adapt_into(models_dir, packaged_model_path(), MODEL_NAME, pairs, self.recipe, self.threads, log)

@@ -102,3 +102,16 @@ def test_the_api_holder_serves_each_build_with_its_own_model(tmp_path, corpus_di
     searcher = holder.searcher()
     assert searcher.encoder.name == _manifest(root)["adapted_model"] == searcher.index.manifest["model"]
     assert searcher.search("taxi licensing").passages
+
+
+@pytest.mark.parametrize("kind", ["onnx", "onnx-int8"])
+def test_an_adapted_models_onnx_export_is_kept_with_the_model_not_in_the_shared_cache(tmp_path, kind):
+    from retriever.index_model import PackagedModels
+
+    models = PackagedModels(kind, tmp_path / "cache")
+    folder = tmp_path / "index" / "models" / "all-MiniLM-L6-v2-adapted-0123456789ab"
+    adapted = models.adapted(folder, folder.name)
+    assert adapted.model_file.parent == folder  # removed with the model when no build names it
+    assert adapted.name.startswith(folder.name)
+    assert models.packaged().model_file.parent == tmp_path / "cache"
+    assert not (tmp_path / "cache").exists() and not folder.exists()  # nothing made until first use
