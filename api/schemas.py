@@ -51,7 +51,8 @@ class Expansion(BaseModel):
 class SearchResponse(BaseModel):
     question: str
     answered: bool = Field(description="false when no passage answers with enough confidence")
-    confidence: float
+    confidence: float = Field(description="how likely it is that the reports answer, 0-1 (the abstention model's "
+                                          "probability); below the calibrated threshold, answered is false")
     inferred: Inferred
     expansions: list[Expansion]
     passages: list[Passage]

@@ -26,5 +26,6 @@ CONFIGS: dict[str, dict] = {
     "- coverage in one passage": {"coverage_in_one_passage": False},
     "- typed coverage": {"typed_coverage": False},
     "- window answer spans": {"sentence_embeddings": False},
+    "- abstention model (sum of signals)": {"abstention": "sum"},
 }
 

@@ -210,34 +210,87 @@ def test_a_question_about_a_term_the_reports_define_is_answered(searcher):
 
 
 def test_the_abstention_threshold_is_the_one_calibrated_for_the_index_model(searcher, monkeypatch):
+    from retriever.abstention import AbstentionModel
     from retriever.encoder import MODEL_NAME
-    from retriever.search import ANSWER_THRESHOLDS
+    from retriever.search import ABSTENTION_MODELS
 
     model = searcher.index.manifest["model"]
-    assert model not in ANSWER_THRESHOLDS  # the fake encoder's: the fp32 model's threshold stands in
-    assert searcher.answer_threshold == ANSWER_THRESHOLDS[MODEL_NAME]
+    assert model not in ABSTENTION_MODELS  # the fake encoder's: the fp32 model's stands in
+    assert searcher.abstention_model == ABSTENTION_MODELS[MODEL_NAME]
+    assert searcher.answer_threshold == ABSTENTION_MODELS[MODEL_NAME].threshold
     question = "how are taxi drivers licensed"
     confidence = searcher.search(question).confidence
-    monkeypatch.setitem(ANSWER_THRESHOLDS, model, confidence + 0.01)
+    fitted = ABSTENTION_MODELS[MODEL_NAME]
+    monkeypatch.setitem(ABSTENTION_MODELS, model, AbstentionModel(fitted.coefficients, fitted.intercept,
+                                                                  confidence + 0.01))
     assert searcher.answer_threshold == confidence + 0.01
     assert not searcher.search(question).answered
-    monkeypatch.setitem(ANSWER_THRESHOLDS, model, confidence - 0.01)
+    monkeypatch.setitem(ABSTENTION_MODELS, model, AbstentionModel(fitted.coefficients, fitted.intercept,
+                                                                  confidence - 0.01))
     assert searcher.search(question).answered
     # a threshold set in the config wins over the calibrated one
     assert not searcher.with_config(answer_threshold=confidence + 0.01).search(question).answered
 
 
-@pytest.mark.parametrize("digest", ["0123456789ab", "fedcba987654"])
-def test_an_adapted_models_index_takes_its_familys_threshold_whatever_reports_it_was_adapted_to(searcher, monkeypatch,
-                                                                                              digest):
+def test_the_earlier_rule_sums_the_signals_against_its_own_thresholds(searcher, monkeypatch):
     from retriever.encoder import MODEL_NAME
-    from retriever.onnx_encoder import INT8_SUFFIX
     from retriever.search import ANSWER_THRESHOLDS
 
+    summing = searcher.with_config(abstention="sum")
+    model = searcher.index.manifest["model"]
+    assert summing.answer_threshold == ANSWER_THRESHOLDS[MODEL_NAME]
+    question = "how are taxi drivers licensed"
+    result = summing.search(question)
+    assert result.confidence == pytest.approx(result.signals["dense"] + result.signals["coverage"])
+    monkeypatch.setitem(ANSWER_THRESHOLDS, model, result.confidence + 0.01)
+    assert not summing.search(question).answered
+    monkeypatch.setitem(ANSWER_THRESHOLDS, model, result.confidence - 0.01)
+    assert summing.search(question).answered
+
+
+def test_the_confidence_is_the_calibrated_models_probability_of_its_signals(searcher):
+    from retriever.search import abstention_features
+
+    for question in ("how are taxi drivers licensed", "how many councillors have completed the e-learning",
+                     "what colour are the zebras in the council car park"):
+        result = searcher.search(question, k=10)
+        assert 0.0 < result.confidence < 1.0
+        assert result.confidence == pytest.approx(
+            searcher.abstention_model.probability(abstention_features(result.signals)))
+    # the same signals make the same confidence whatever kind of passage the bonuses move up
+    assert searcher.with_config(linear_decision_bonus=0.0).search("taxi licensing").confidence == pytest.approx(
+        searcher.search("taxi licensing").confidence)
+
+
+def test_words_no_report_uses_count_against_an_answer(searcher):
+    known = searcher.search("taxi licensing for drivers", k=10).signals
+    assert known["unknown_share"] == 0.0
+    unknown = searcher.search("taxi licensing for zeppelins", k=10).signals
+    assert 0.0 < unknown["unknown_share"] < 1.0
+    assert searcher.search("zeppelins", k=10).signals["unknown_share"] == pytest.approx(1.0)
+
+
+def test_an_unknown_abstention_rule_is_refused():
+    from retriever.search import SearchConfig
+
+    with pytest.raises(ValueError, match="logistic or sum"):
+        SearchConfig(abstention="vote")
+
+
+@pytest.mark.parametrize("digest", ["0123456789ab", "fedcba987654"])
+def test_an_adapted_models_index_takes_its_familys_calibration_whatever_reports_it_was_adapted_to(searcher,
+                                                                                                 monkeypatch, digest):
+    from retriever.encoder import MODEL_NAME
+    from retriever.onnx_encoder import INT8_SUFFIX
+    from retriever.search import ABSTENTION_MODELS, ANSWER_THRESHOLDS
+
+    summing = searcher.with_config(abstention="sum")
     monkeypatch.setitem(searcher.index.manifest, "model", f"{MODEL_NAME}-adapted-{digest}")
-    assert searcher.answer_threshold == ANSWER_THRESHOLDS[f"{MODEL_NAME}-adapted"] != ANSWER_THRESHOLDS[MODEL_NAME]
+    assert searcher.abstention_model == ABSTENTION_MODELS[f"{MODEL_NAME}-adapted"] != ABSTENTION_MODELS[MODEL_NAME]
+    assert summing.answer_threshold == ANSWER_THRESHOLDS[f"{MODEL_NAME}-adapted"] != ANSWER_THRESHOLDS[MODEL_NAME]
     monkeypatch.setitem(searcher.index.manifest, "model", f"{MODEL_NAME}-adapted-{digest}{INT8_SUFFIX}")
-    assert searcher.answer_threshold == ANSWER_THRESHOLDS[f"{MODEL_NAME}-adapted{INT8_SUFFIX}"]
+    assert searcher.abstention_model == ABSTENTION_MODELS[f"{MODEL_NAME}-adapted{INT8_SUFFIX}"]
+    assert summing.answer_threshold == ANSWER_THRESHOLDS[f"{MODEL_NAME}-adapted{INT8_SUFFIX}"]
 
 
 def test_the_named_council_comes_first_then_the_others(searcher):
@@ -415,12 +468,12 @@ def test_a_quantity_question_needs_a_sentence_that_states_one_among_its_words(se
 def test_the_typed_share_sets_how_much_of_the_coverage_the_stating_sentence_gives(searcher):
     asked = "how many councillors have completed the e-learning"
     for weight in (0.0, 0.5, 1.0):
-        result = searcher.with_config(typed_share=weight).search(asked, k=10)
+        result = searcher.with_config(typed_share=weight, abstention="sum").search(asked, k=10)
         signals = result.signals
         coverage = (1 - weight) * signals["coverage"] + weight * signals["typed_coverage"]
         assert result.confidence == pytest.approx(signals["dense"] + coverage)
     # the default reads the sentence alone: the passages' figures are not the councillors'
-    alone = searcher.search(asked, k=10)
+    alone = searcher.with_config(abstention="sum").search(asked, k=10)
     assert alone.confidence == pytest.approx(alone.signals["dense"] + alone.signals["typed_coverage"])
 
 

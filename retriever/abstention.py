@@ -1,0 +1,90 @@
+"""Whether the reports answer a question: a logistic model over what search already measures of its best
+passages, fitted on question sets whose answers are known (`python -m eval.calibrate` fits it and prints the
+model for ABSTENTION_MODELS in retriever/search.py).
+
+The features (the signals of retriever/search.py's confidence):
+- dense: the dense score of the passage closest in words and meaning;
+- coverage: the IDF-weighted share of the question's words that one of the top passages holds;
+- typed_coverage: for a "how many" / "when" question, the share one sentence stating a quantity or date holds
+  (the coverage otherwise);
+- asks_quantity: 1 for such a question, else 0;
+- unknown_share: the IDF-weighted share of the question's words that no chunk holds at all.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import numpy as np
+
+FEATURES = ("dense", "coverage", "typed_coverage", "asks_quantity", "unknown_share")
+
+
+@dataclass(frozen=True)
+class AbstentionModel:
+    """P(the reports answer) = sigmoid(intercept + coefficients . features), on the raw features (FEATURES'
+    order); below `threshold` the reports are taken not to answer."""
+
+    coefficients: tuple[float, ...]
+    intercept: float
+    threshold: float
+
+    def __post_init__(self):
+        if len(self.coefficients) != len(FEATURES):
+            raise ValueError(f"one coefficient per feature ({', '.join(FEATURES)}), got {len(self.coefficients)}")
+
+    def probability(self, features: Mapping[str, float]) -> float:
+        z = self.intercept + sum(c * float(features[name]) for c, name in zip(self.coefficients, FEATURES))
+        return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))  # no overflow
+
+
+def fit_logistic(features: Sequence[Mapping[str, float]], answered: Sequence[bool],
+                 l2: float = 1.0, iterations: int = 50) -> tuple[tuple[float, ...], float]:
+    """Coefficients (on the raw features) and intercept of an L2-regularised logistic regression of `answered`
+    on `features`, fitted by Newton's method on standardised features (the penalty spares the intercept)."""
+    x = np.array([[float(f[name]) for name in FEATURES] for f in features], dtype=np.float64)
+    y = np.array(answered, dtype=np.float64)
+    if len(x) == 0 or y.min() == y.max():
+        raise ValueError("fitting needs questions the reports answer and questions they do not")
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale[scale == 0] = 1.0  # a constant feature gets no weight from the data; the penalty keeps it at 0
+    z = np.hstack([(x - mean) / scale, np.ones((len(x), 1))])
+    penalty = np.diag([l2] * len(FEATURES) + [0.0])
+    w = np.zeros(z.shape[1])
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(-(z @ w)))
+        gradient = z.T @ (p - y) + penalty @ w
+        hessian = (z * (p * (1 - p))[:, None]).T @ z + penalty + 1e-9 * np.eye(len(w))
+        step = np.linalg.solve(hessian, gradient)
+        w -= step
+        if np.abs(step).max() < 1e-10:
+            break
+    coefficients = w[:-1] / scale
+    intercept = w[-1] - float(coefficients @ mean)
+    return tuple(float(c) for c in coefficients), float(intercept)
+
+
+def threshold_for(scores: Sequence[float], answerable: Sequence[bool], always_answered: Sequence[bool],
+                  max_false_abstention: float = 0.05) -> float:
+    """The threshold that abstains on the most unanswerable questions while abstaining on at most
+    max_false_abstention of the answerable ones (ties: the lowest such threshold), placed midway between
+    the highest score that abstains and the next score above it. Questions always answered (the reports
+    define what they ask) never abstain."""
+    s = np.asarray(scores, dtype=np.float64)
+    a = np.asarray(answerable, dtype=bool)
+    free = ~np.asarray(always_answered, dtype=bool)
+    if not a.any() or a.all():
+        raise ValueError("choosing a threshold needs answerable and unanswerable questions")
+    levels = np.unique(s[free])
+    best_level, best_abstention = None, -1.0
+    for level in levels:  # abstain on every free question scoring <= level
+        abstains = free & (s <= level)
+        if abstains[a].mean() > max_false_abstention:
+            break  # higher levels only abstain on more
+        if abstains[~a].mean() > best_abstention:
+            best_level, best_abstention = level, abstains[~a].mean()
+    if best_level is None:
+        return float(levels[0]) if len(levels) else 0.0  # abstain on nothing
+    above = s[s > best_level]
+    return float((best_level + above.min()) / 2) if len(above) else float(best_level) + 1e-6
