@@ -104,3 +104,27 @@ def test_ingest_adapts_the_model_to_the_reports_and_serves_with_it(tmp_path, enc
     assert searcher.search("what did Telford decide on taxi licensing").passages
     again = ingest([folder], root, models, adapt=True, rebuild=True)  # same reports, same recipe: reused
     assert again.timings["adapt"] < 5 and encoder_for_index(root, models).name == name
+
+
+def test_training_with_checkpointed_activations_gives_the_same_weights(tmp_path):
+    """Checkpointing trades memory for recomputation only: the adapted model's name does not record it, so
+    the weights must not depend on it."""
+    from pathlib import Path
+
+    from safetensors.numpy import load_file
+
+    from retriever.adaptation import AdaptationRecipe, ClozePair, train
+    from retriever.encoder import packaged_model_path
+
+    pairs = [ClozePair(f"the panel met {n} times to review taxi licensing decisions",
+                       f"Section {n}. The council's licensing committee reviewed each case and recorded its "
+                       f"reasons; officers reported back to Cabinet on progress with the action plan.", n)
+             for n in range(8)]
+    recipe = AdaptationRecipe(pairs=8, batch_size=4, learning_rate=1e-3)
+    base = Path(packaged_model_path())
+    weights = [load_file(train(str(base), pairs, tmp_path / str(flag), recipe, checkpointing=flag) / "model.safetensors")
+               for flag in (True, False)]
+    original = load_file(base / "model.safetensors")
+    assert weights[0].keys() == weights[1].keys()
+    assert all((weights[0][k] == weights[1][k]).all() for k in weights[0])
+    assert any((weights[0][k] != original[k]).any() for k in weights[0] if k in original)  # it trained
