@@ -15,7 +15,7 @@ from eval.__main__ import in_process_searchers
 from eval.configs import DEFAULT
 from eval.questions import DEFAULT_QUESTIONS, HELD_OUT_QUESTIONS, load_questions
 from retriever.abstention import AbstentionModel, fit_logistic, threshold_for
-from retriever.search import abstention_features
+from retriever.search import Searcher, abstention_features
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,8 @@ class Scored:
     summed: float  # the earlier rule's confidence (dense + coverage)
 
 
-def score_questions(searcher, files: list[Path]) -> list[Scored]:
+def score_questions(searcher: Searcher, files: list[Path]) -> list[Scored]:
+    """Each question's abstention signals, and whether the reports define what it asks."""
     summing = searcher.with_config(abstention="sum", answer_threshold=float("inf"))
     scored = []
     for path in files:
