@@ -64,6 +64,7 @@ class SearchConfig:
     # (typed_share of it; the rest is one passage's share), so a question asking for a figure the reports never
     # give is less sure of an answer. 1.0, not 0.5: chosen on the fixed and five held-out sets (AUC, answerable
     # against unanswerable, 0.813 -> 0.828), then kept by a rule written before a sixth existed (0.673 -> 0.707).
+    # typed_share mixes the two for the sum rule only: the abstention model weighs both shares itself.
     typed_coverage: bool = True
     typed_share: float = 1.0
     # hybrid fusion: "rrf" (reciprocal rank fusion) or "linear" (dense score + term_weight * IDF share).
@@ -217,14 +218,17 @@ class Searcher:
             return self.config.answer_threshold
         if self.config.abstention == "logistic":
             return self.abstention_model.threshold
-        family = model_family(self.index.manifest.get("model") or "")
-        return ANSWER_THRESHOLDS.get(family, ANSWER_THRESHOLDS[MODEL_NAME])
+        return ANSWER_THRESHOLDS.get(self._model_family, ANSWER_THRESHOLDS[MODEL_NAME])
 
     @property
     def abstention_model(self) -> AbstentionModel:
         """The abstention model calibrated for the index's model (the packaged fp32 model's if none is)."""
-        family = model_family(self.index.manifest.get("model") or "")
-        return ABSTENTION_MODELS.get(family, ABSTENTION_MODELS[MODEL_NAME])
+        return ABSTENTION_MODELS.get(self._model_family, ABSTENTION_MODELS[MODEL_NAME])
+
+    @property
+    def _model_family(self) -> str:
+        """What calibrations are keyed by: the index's model without an adapted model's digest."""
+        return model_family(self.index.manifest.get("model") or "")
 
     def councils(self) -> list[str]:
         return sorted({d.council for d in self.index.documents.values() if d.council})
