@@ -106,7 +106,7 @@ def create_app(settings: Settings | None = None, encoder=None, *, reload_interva
         else:
             from retriever.index_model import PackagedModels, encoder_for_build
 
-            models = PackagedModels(settings.encoder, settings.model_cache_dir, settings.encoder_threads)
+            models = PackagedModels.from_settings(settings)
 
             def encoder_for(build):
                 return encoder_for_build(settings.index_dir, build, models)

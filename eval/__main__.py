@@ -42,8 +42,7 @@ def in_process_searchers(config_names: list[str]):
     from retriever.store import open_index
 
     settings = Settings()
-    encoder = encoder_for_index(settings.index_dir, PackagedModels(settings.encoder, settings.model_cache_dir,
-                                                                   settings.encoder_threads))
+    encoder = encoder_for_index(settings.index_dir, PackagedModels.from_settings(settings))
     index = open_index(settings.index_dir, encoder.name, encoder.dimension)
     base = Searcher(index, encoder)
     encoder.encode(["warm up"])  # the one-off model load is not search latency

@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     out = args.out or settings.index_dir.parent / "adaptation"
     recipe = AdaptationRecipe(pairs=args.pairs, learning_rate=args.learning_rate, seed=args.seed)
-    models = PackagedModels(settings.encoder, settings.model_cache_dir, settings.encoder_threads, recipe)
+    models = PackagedModels.from_settings(settings, recipe)
     rows, seconds = {}, {}
     for label, adapt in (("packaged", False), ("adapted", True)):
         root = out / label

@@ -135,7 +135,7 @@ def train(base_model: str, pairs: list[ClozePair], out_dir: Path, recipe: Adapta
 
 def adapt_into(models_dir: Path, base_model: str, base_name: str, pairs: list[ClozePair],
                recipe: AdaptationRecipe = AdaptationRecipe(), threads: int | None = None,
-               log: Callable[[str], None] = lambda message: None) -> str:
+               log: Callable[[str], None] = lambda message: None, checkpointing: bool = True) -> str:
     """The name of the model adapted on (a sample of) `pairs`, trained into models_dir/<name> unless a model of
     that name is there already (same reports, same recipe). Written under a temporary name and renamed, so a
     folder with a model's name holds the whole model."""
@@ -151,7 +151,7 @@ def adapt_into(models_dir: Path, base_model: str, base_name: str, pairs: list[Cl
     log(f"adapting the model to the reports: {len(sample)} of their {len(pairs)} answer windows "
         f"(minutes; once for these reports)")
     try:
-        train(base_model, sample, tmp, recipe, threads, log)
+        train(base_model, sample, tmp, recipe, threads, log, checkpointing)
         shutil.rmtree(target, ignore_errors=True)
         tmp.rename(target)
     except BaseException:

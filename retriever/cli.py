@@ -83,7 +83,7 @@ def _progress_for(stream) -> BuildProgress:
 
 
 def _models(settings: Settings) -> Models:
-    return PackagedModels(settings.encoder, settings.model_cache_dir, settings.encoder_threads)
+    return PackagedModels.from_settings(settings)
 
 
 def cmd_ingest(args, settings: Settings) -> int:

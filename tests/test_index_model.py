@@ -115,3 +115,29 @@ def test_an_adapted_models_onnx_export_is_kept_with_the_model_not_in_the_shared_
     assert adapted.name.startswith(folder.name)
     assert models.packaged().model_file.parent == tmp_path / "cache"
     assert not (tmp_path / "cache").exists() and not folder.exists()  # nothing made until first use
+
+
+@pytest.mark.parametrize("checkpointing", [True, False])
+def test_the_settings_choose_the_models_and_whether_training_checkpoints(tmp_path, monkeypatch, checkpointing):
+    from retriever import adaptation
+    from retriever.adaptation import ClozePair
+    from retriever.index_model import PackagedModels
+    from retriever.settings import Settings
+
+    settings = Settings(encoder="onnx-int8", model_cache_dir=tmp_path / "cache", encoder_threads=1,
+                        adapt_checkpointing=checkpointing)
+    models = PackagedModels.from_settings(settings)
+    assert (models.kind, models.cache_dir, models.threads, models.checkpointing) == (
+        "onnx-int8", tmp_path / "cache", 1, checkpointing)
+    trained = []
+
+    def fake_train(base_model, pairs, out_dir, recipe, threads, log, checkpointing):
+        trained.append(checkpointing)
+        out_dir.mkdir(parents=True)
+        (out_dir / "modules.json").write_text("[]")
+        return out_dir
+
+    monkeypatch.setattr(adaptation, "train", fake_train)
+    name = models.adapt(tmp_path / "models", [ClozePair("a window of words", "its chunk", 0)], lambda m: None)
+    assert trained == [checkpointing]
+    assert (tmp_path / "models" / name / "modules.json").is_file()
