@@ -17,7 +17,7 @@ from pathlib import Path
 
 from eval.harness import DEPTH, run_questions, summarise
 from eval.questions import DEFAULT_QUESTIONS, HELD_OUT_QUESTIONS, load_questions
-from retriever.adaptation import AdaptationRecipe
+from retriever.adaptation import BATCHINGS, AdaptationRecipe
 
 RESULTS = Path(__file__).resolve().parent / "results" / "adaptation.md"
 
@@ -47,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pairs", type=int, default=defaults.pairs, help="window/chunk pairs to train on")
     parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
     parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--batches", choices=BATCHINGS, default=defaults.batches,
+                        help="each batch from one report, or as drawn")
     parser.add_argument("--out", type=Path, help="the two indexes (default: var/adaptation)")
     parser.add_argument("--report", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -57,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = Settings()
     out = args.out or settings.index_dir.parent / "adaptation"
-    recipe = AdaptationRecipe(pairs=args.pairs, learning_rate=args.learning_rate, seed=args.seed)
+    recipe = AdaptationRecipe(pairs=args.pairs, learning_rate=args.learning_rate, seed=args.seed,
+                              batches=args.batches)
     models = PackagedModels.from_settings(settings, recipe)
     rows, seconds = {}, {}
     for label, adapt in (("packaged", False), ("adapted", True)):

@@ -2,8 +2,9 @@ from dataclasses import replace
 
 import pytest
 
-from retriever.adaptation import (AdaptationRecipe, ClozePair, adapt_into, adapted_name, in_batch_distinct,
-                                  inverse_cloze_pairs, model_family, sample_pairs)
+from retriever.adaptation import (AdaptationRecipe, ClozePair, adapt_into, adapted_name, contains_anchor,
+                                  in_batch_distinct, inverse_cloze_pairs, model_family, sample_pairs,
+                                  training_batches)
 
 CONTEXT = " ".join(f"word{i}" for i in range(40))
 
@@ -12,8 +13,9 @@ def test_a_window_is_paired_with_its_chunk_without_it():
     window = "The panel meets every month to review each case."
     text = f"{CONTEXT}. {window} {CONTEXT}."
     start = text.index(window)
-    pairs = inverse_cloze_pairs({7: (text, "Governance")}, [(7, start, start + len(window))])
-    assert pairs == [ClozePair(window, f"Governance\n{CONTEXT}. {CONTEXT}.", 7)]
+    pairs = inverse_cloze_pairs({7: (text, "Governance")}, [(7, start, start + len(window))],
+                                reports={7: "walsall-update"})
+    assert pairs == [ClozePair(window, f"Governance\n{CONTEXT}. {CONTEXT}.", 7, "walsall-update")]
     assert window not in pairs[0].context
 
 
@@ -22,6 +24,32 @@ def test_short_windows_and_thin_contexts_are_skipped():
     assert inverse_cloze_pairs({1: (text, "")}, [(1, 0, 8)]) == []  # "Heading.": a few words
     short = "Only a few words are left around this sentence of the chunk."
     assert inverse_cloze_pairs({2: (short + " Five more words stay here.", "")}, [(2, 0, len(short))]) == []
+
+
+def test_each_batch_holds_one_reports_pairs_in_the_order_drawn_and_the_batches_are_shuffled_by_the_seed():
+    pairs = [ClozePair(f"w{i}", f"c{i}", i, "big" if i % 3 else "small") for i in range(30)]
+    recipe = AdaptationRecipe(batch_size=4)
+    batches = training_batches(pairs, recipe)
+    assert all(len({p.report for p in batch}) == 1 for batch in batches)
+    assert all(len(batch) <= 4 for batch in batches)
+    assert sorted(p.chunk_id for b in batches for p in b) == list(range(30))  # every pair, once
+    for report in ("big", "small"):  # each report's pairs, cut in the order they were drawn
+        own = sorted((b for b in batches if b[0].report == report), key=lambda b: pairs.index(b[0]))
+        assert [p for b in own for p in b] == [p for p in pairs if p.report == report]
+    assert batches == training_batches(pairs, recipe)
+    assert batches != training_batches(pairs, replace(recipe, seed=1))
+    mixed = training_batches(pairs, replace(recipe, batches="mixed"))
+    assert mixed == [pairs[i:i + 4] for i in range(0, 30, 4)]
+    with pytest.raises(ValueError, match="batches"):
+        AdaptationRecipe(batches="by council")
+
+
+def test_a_context_holding_another_pairs_window_is_not_its_wrong_answer():
+    anchors = ["The panel meets  monthly.", "Officers report to Cabinet."]
+    contexts = ["Officers report to Cabinet. More text.", "Intro. the panel meets\nmonthly. Then more."]
+    # anchor 0 sits in context 1 (an overlapping neighbour), case and spacing aside; anchor 1 in context 0
+    assert contains_anchor(anchors, contexts) == [[False, True], [True, False]]
+    assert contains_anchor(["a window"], ["a window and more"]) == [[False]]  # its own context never counts
 
 
 def test_a_batch_keeps_one_window_of_each_chunk():
