@@ -52,8 +52,9 @@ class AdaptationRecipe:
     seed: int = 0
     # "report": each batch holds pairs of one report, so the wrong answers are other chunks of the same report
     # (harder to tell apart than another report's); "mixed": batches as drawn (as before RECIPE_VERSION 2, which
-    # also stopped counting a chunk holding the window as a wrong answer). Kept by a rule written before its test (README, "Measured"): on a twelfth held-out set span accuracy 0.771 -> 0.800 at
-    # recall@5 0.833 -> 0.833 and MRR@10 0.729 -> 0.738.
+    # also stopped counting a chunk holding the window as a wrong answer). Kept by a rule written before its test
+    # (README, "Measured"): on a twelfth held-out set span accuracy 0.771 -> 0.800 at recall@5 0.833 -> 0.833
+    # and MRR@10 0.729 -> 0.738.
     batches: str = "report"
 
     def __post_init__(self):
@@ -131,9 +132,10 @@ def train(base_model: str, pairs: list[ClozePair], out_dir: Path, recipe: Adapta
           threads: int | None = None, log: Callable[[str], None] = lambda message: None,
           checkpointing: bool = True) -> Path:
     """One pass over `pairs` (as sampled, in the recipe's batches) from the sentence-transformers model at
-    `base_model`; the adapted model saved in out_dir. With `checkpointing`, each layer's activations are computed again in the
-    backward pass instead of kept: the same weights, bit for bit, in about half the memory and ~1.5x the time (a
-    cold ingest of the shipped reports peaked at 3.7 GB instead of 7.1, adapting in 811 s instead of 541)."""
+    `base_model`; the adapted model saved in out_dir. With `checkpointing`, each layer's activations are computed
+    again in the backward pass instead of kept: the same weights, bit for bit, in about half the memory and ~1.5x
+    the time (a cold ingest of the shipped reports peaked at 3.7-3.9 GB instead of 7.1; adapting took 569 s
+    instead of 347 in the twelfth session's runs)."""
     import os
 
     os.environ["HF_HUB_OFFLINE"] = "1"  # the base model is on disk: never reach for a model hub

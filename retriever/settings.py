@@ -30,7 +30,7 @@ class Settings(BaseSettings):
     # Adapt the packaged model to the reports when the index is built afresh (retriever/adaptation.py; minutes,
     # once): the index's vectors and the questions' then come from the adapted model.
     adapt_model: bool = True
-    # Recompute activations in the backward pass while adapting: the same model in about half the memory (3.7 GB
-    # at its peak for the shipped reports, 7.1 without) and ~1.5x the time. False trades memory for time.
+    # Recompute activations in the backward pass while adapting: the same model in about half the memory (3.7-3.9
+    # GB at its peak for the shipped reports, 7.1 without) and ~1.5x the time. False trades memory for time.
     adapt_checkpointing: bool = True
     model_cache_dir: Path = REPO_ROOT / "var" / "models"
