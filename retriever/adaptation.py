@@ -103,9 +103,12 @@ def training_batches(pairs: list[ClozePair], recipe: AdaptationRecipe) -> list[l
 def contains_anchor(anchors: Sequence[str], contexts: Sequence[str]) -> list[list[bool]]:
     """[i][j]: context j (not i's own) holds anchor i word for word, as an overlapping neighbour chunk does: not a
     wrong answer for it."""
-    folded = [" ".join(c.split()).casefold() for c in contexts]
-    return [[i != j and " ".join(a.split()).casefold() in folded[j] for j in range(len(contexts))]
-            for i, a in enumerate(anchors)]
+    def fold(text: str) -> str:
+        return " ".join(text.split()).casefold()
+
+    folded = [fold(c) for c in contexts]
+    return [[i != j and anchor in folded[j] for j in range(len(contexts))]
+            for i, anchor in enumerate(map(fold, anchors))]
 
 
 def in_batch_distinct(batch: list[ClozePair]) -> list[ClozePair]:
