@@ -4,7 +4,8 @@
 Indexes the corpus twice under --out (default var/adaptation; the served index untouched): once with the
 packaged model, once adapted with the recipe given (the default recipe unless told otherwise), and scores the
 fixed and held-out question sets with each, hybrid and dense-only, at the default search weights. Writes
-eval/results/adaptation.md (--report) and prints it.
+eval/results/adaptation.md (--report) and prints it. --split-reports N trains as if each run of N chunks of a
+report were a report of its own: an archive of many short reports, simulated with the shipped ones.
 """
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+
+from dataclasses import dataclass, replace
 
 from eval.harness import DEPTH, run_questions, summarise
 from eval.questions import DEFAULT_QUESTIONS, HELD_OUT_QUESTIONS, load_questions
@@ -37,6 +40,25 @@ def score(index, encoder) -> dict[str, dict]:
     return rows
 
 
+@dataclass(frozen=True)
+class SplitReports:
+    """The models, adapted as if each run of `chunks` chunks (by their order in the build) of a report were a
+    report of its own."""
+
+    models: object
+    chunks: int
+
+    def packaged(self):
+        return self.models.packaged()
+
+    def adapted(self, folder: Path, name: str):
+        return self.models.adapted(folder, name)
+
+    def adapt(self, models_dir: Path, pairs: list, log):
+        pairs = [replace(p, report=f"{p.report}#{p.chunk_id // self.chunks}") for p in pairs]
+        return self.models.adapt(models_dir, pairs, log)
+
+
 COLUMNS = [("recall@1", "R@1"), ("recall@5", "R@5"), ("recall@10", "R@10"), ("mrr@10", "MRR@10"),
            ("span_accuracy", "span"), ("abstention", "abstain"), ("false_abstention", "false abst.")]
 
@@ -48,7 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--batches", choices=BATCHINGS, default=defaults.batches,
-                        help="each batch from one report, or as drawn")
+                        help="each batch from one report (small reports pooled, or not), or as drawn")
+    parser.add_argument("--split-reports", type=int, metavar="N",
+                        help="adapt as if each run of N chunks of a report were a report of its own")
     parser.add_argument("--out", type=Path, help="the two indexes (default: var/adaptation)")
     parser.add_argument("--report", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -62,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     recipe = AdaptationRecipe(pairs=args.pairs, learning_rate=args.learning_rate, seed=args.seed,
                               batches=args.batches)
     models = PackagedModels.from_settings(settings, recipe)
+    if args.split_reports:
+        models = SplitReports(models, args.split_reports)
     rows, seconds = {}, {}
     for label, adapt in (("packaged", False), ("adapted", True)):
         root = out / label
@@ -79,7 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     report = "\n".join([
         "# The packaged model against the model adapted to the reports", "",
         f"Command: `{command}`, {datetime.now(timezone.utc).isoformat(timespec='seconds')}; encoder "
-        f"{settings.encoder}. Recipe: {recipe}. Ingest with the packaged model {seconds['packaged'][0]:.0f} s; "
+        f"{settings.encoder}. Recipe: {recipe}"
+        f"{f', each {args.split_reports} chunks of a report adapted on as a report' if args.split_reports else ''}."
+        f" Ingest with the packaged model {seconds['packaged'][0]:.0f} s; "
         f"with adaptation {seconds['adapted'][0]:.0f} s, of which {seconds['adapted'][1]:.0f} s adapting (a model "
         "already made for the same reports and recipe is reused, not trained again). Search weights and thresholds "
         "are the defaults; each model's threshold is its own family's.", "", *table, ""])

@@ -368,7 +368,9 @@ def _build(paths: list[Path], root: Path, encoder: Encoder, params: ChunkingPara
         t0 = time.perf_counter()
         pairs = inverse_cloze_pairs({i: (c.text, c.heading) for i, c in enumerate(new_chunks)},
                                     [(i, s, e) for i, spans in enumerate(windows) for s, e in spans],
-                                    reports=dict(enumerate(d.doc_id for d in new_documents for _ in d.chunks)))
+                                    reports=dict(enumerate(d.doc_id for d in new_documents for _ in d.chunks)),
+                                    councils=dict(enumerate(d.source.meta.council for d in new_documents
+                                                            for _ in d.chunks)))
         encoder, adapted_model = adaptation(pairs, progress.note)
         timings["adapt"] = time.perf_counter() - t0
     t0 = time.perf_counter()

@@ -14,8 +14,8 @@ def test_a_window_is_paired_with_its_chunk_without_it():
     text = f"{CONTEXT}. {window} {CONTEXT}."
     start = text.index(window)
     pairs = inverse_cloze_pairs({7: (text, "Governance")}, [(7, start, start + len(window))],
-                                reports={7: "walsall-update"})
-    assert pairs == [ClozePair(window, f"Governance\n{CONTEXT}. {CONTEXT}.", 7, "walsall-update")]
+                                reports={7: "walsall-update"}, councils={7: "Walsall"})
+    assert pairs == [ClozePair(window, f"Governance\n{CONTEXT}. {CONTEXT}.", 7, "walsall-update", "Walsall")]
     assert window not in pairs[0].context
 
 
@@ -42,6 +42,46 @@ def test_each_batch_holds_one_reports_pairs_in_the_order_drawn_and_the_batches_a
     assert mixed == [pairs[i:i + 4] for i in range(0, 30, 4)]
     with pytest.raises(ValueError, match="batches"):
         AdaptationRecipe(batches="by council")
+
+
+def test_reports_with_fewer_pairs_than_a_batch_share_batches_a_councils_together():
+    def pairs_of(report, council, count, first):
+        return [ClozePair(f"w{i}", f"c{i}", i, report, council) for i in range(first, first + count)]
+
+    big = pairs_of("big", "Walsall", 10, 0)
+    drawn = [big[0], *pairs_of("s1", "Telford", 3, 10), *big[1:5], *pairs_of("s2", "Walsall", 2, 13),
+             *big[5:], *pairs_of("s3", "Telford", 3, 15)]
+    batches = training_batches(drawn, AdaptationRecipe(batch_size=4))
+    assert sorted(p.chunk_id for b in batches for p in b) == list(range(18))  # every pair, once
+    own = sorted((b for b in batches if b[0].report == "big"), key=lambda b: b[0].chunk_id)
+    assert [len(b) for b in own] == [4, 4, 2] and all(p.report == "big" for b in own for p in b)
+    pooled = sorted((b for b in batches if b[0].report != "big"), key=lambda b: b[0].chunk_id)
+    # a report of two or three pairs no longer makes a batch of its own: the pool is cut into full batches,
+    # the council's reports side by side (Telford's s1 and s3 together), each report's pairs in the order drawn
+    assert [[p.report for p in b] for b in pooled] == [["s1", "s1", "s1", "s3"], ["s3", "s3", "s2", "s2"]]
+    assert [p.chunk_id for b in pooled for p in b] == [10, 11, 12, 15, 16, 17, 13, 14]
+    unpooled = training_batches(drawn, AdaptationRecipe(batch_size=4, batches="report-unpooled"))
+    assert sorted(len(b) for b in unpooled) == [2, 2, 3, 3, 4, 4] and all(len({p.report for p in b}) == 1
+                                                                          for b in unpooled)
+    # one report too small for a batch, as in the shipped reports, keeps its batch where it was drawn
+    alone = training_batches(big + pairs_of("s1", "Telford", 3, 10), AdaptationRecipe(batch_size=4, seed=3))
+    assert sorted(len(b) for b in alone) == [2, 3, 4, 4] and any({p.report for p in b} == {"s1"} for b in alone)
+
+
+def test_the_many_short_reports_simulation_counts_each_run_of_chunks_as_a_report(tmp_path):
+    from eval.adaptation import SplitReports
+
+    trained_on = []
+
+    class Models:
+        def adapt(self, models_dir, pairs, log):
+            trained_on.extend(pairs)
+            return "adapted"
+
+    pairs = [ClozePair("a window", "its chunk", i, "walsall-update", "Walsall") for i in (0, 4, 5, 11)]
+    assert SplitReports(Models(), 5).adapt(tmp_path, pairs, print) == "adapted"
+    assert [p.report for p in trained_on] == ["walsall-update#0", "walsall-update#0", "walsall-update#1",
+                                              "walsall-update#2"]
 
 
 def test_a_context_holding_another_pairs_window_is_not_its_wrong_answer():
