@@ -7,15 +7,19 @@ the new build before letting go of the old one: a request is served wholly from 
 (it takes one Searcher and keeps it), never from a half-built index, and re-ingest needs no
 restart. With no usable index the holder raises IndexUnavailable (the API answers 503) and
 tries again on a later request, logging each distinct reason once rather than on every request.
+An archive's own abstention model (`python -m eval.calibrate --save`, at the index's root) is read each time a
+build is opened: saved while the API runs, it applies from the next build or restart.
 """
 from __future__ import annotations
 
 import logging
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
+from retriever.abstention import load_calibration
 from retriever.encoder import Encoder
 from retriever.search import SearchConfig, Searcher
 from retriever.store import IndexReader, IndexUnavailable, current_build
@@ -110,7 +114,8 @@ class IndexHolder:
         previous = self._build
         if self._searcher is not None and self._searcher.encoder is not encoder:
             encoder.encode(["warm up"])  # load the new model before serving with it, not on a question
-        self._searcher = Searcher(reader, encoder, self.config)
+        calibration = load_calibration(self.root, log.warning)
+        self._searcher = Searcher(reader, encoder, replace(self.config, calibration=calibration))
         self._build = target
         self._error = None
         self._logged = None

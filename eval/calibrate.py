@@ -3,6 +3,10 @@ question sets whose answers are known, and print it for ABSTENTION_MODELS in ret
 
 Also prints a leave-one-set-out estimate, the same way for the fitted model and for the earlier rule (dense +
 coverage): fit and threshold chosen on all sets but one, abstention counted on that one, pooled over the sets.
+
+With --save, the model is saved at the index's root as the archive's own (retriever/abstention.py, Calibration):
+search then uses it instead of the built-in one for as long as the index is embedded by the same model. For an
+archive of other reports, fit it on questions about them (--questions, the question files' format).
 """
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from pathlib import Path
 from eval.__main__ import in_process_searchers
 from eval.configs import DEFAULT
 from eval.questions import DEFAULT_QUESTIONS, HELD_OUT_QUESTIONS, load_questions
-from retriever.abstention import AbstentionModel, fit_logistic, threshold_for
+from retriever.abstention import AbstentionModel, Calibration, fit_logistic, threshold_for, write_calibration
 from retriever.search import Searcher, abstention_features
 
 
@@ -80,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--questions", type=Path, nargs="+", default=[DEFAULT_QUESTIONS, *HELD_OUT_QUESTIONS],
                         help="question files (default: the fixed set and the held-out sets)")
     parser.add_argument("--max-false-abstention", type=float, default=0.05)
+    parser.add_argument("--save", action="store_true",
+                        help="save the model at the index's root: search uses it for this index's model")
     args = parser.parse_args(argv)
     searchers, meta, _ = in_process_searchers([DEFAULT])
     scored = score_questions(searchers[DEFAULT], args.questions)
@@ -93,6 +99,13 @@ def main(argv: list[str] | None = None) -> int:
     rounded = AbstentionModel(tuple(round(c, 6) for c in model.coefficients), round(model.intercept, 6),
                               round(model.threshold, 6))
     print(f"\n{rounded!r}")
+    if args.save:
+        from retriever.settings import Settings
+
+        fitted_on = (f"{len(scored)} questions, {counts[1]} unanswerable "
+                     f"({', '.join(path.name for path in args.questions)})")
+        path = write_calibration(Settings().index_dir, Calibration(meta["model"], model, fitted_on))
+        print(f"saved as this archive's abstention model for {meta['model']}: {path}")
     return 0
 
 

@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 
 from ingest.chunking import sentence_spans
-from retriever.abstention import AbstentionModel
+from retriever.abstention import AbstentionModel, Calibration
 from retriever.adaptation import ADAPTED_FAMILY, model_family
 from retriever.encoder import MODEL_NAME, Encoder
 from retriever.onnx_encoder import INT8_SUFFIX
@@ -55,6 +55,9 @@ class SearchConfig:
     # thresholds of ANSWER_THRESHOLDS (the rule before, kept for comparison). Below answer_threshold the reports
     # are taken not to answer; None: the threshold calibrated for the index's model.
     abstention: str = "logistic"
+    # An archive's own abstention model (retriever/abstention.py, Calibration), used instead of the built-in one
+    # while the index is embedded by the model it was fitted for.
+    calibration: Calibration | None = None
     coverage_weight: float = 1.0
     coverage_depth: int = 3
     # True: the words held by one passage; False: by the top passages together. "What Ofsted rating did Walsall
@@ -223,7 +226,11 @@ class Searcher:
 
     @property
     def abstention_model(self) -> AbstentionModel:
-        """The abstention model calibrated for the index's model (the packaged fp32 model's if none is)."""
+        """The archive's own abstention model if it was fitted for the index's model; else the one calibrated for
+        the model's family (the packaged fp32 model's if none is)."""
+        own = self.config.calibration
+        if own is not None and own.model == self.index.manifest.get("model"):
+            return own.abstention
         return ABSTENTION_MODELS.get(self._model_family, ABSTENTION_MODELS[MODEL_NAME])
 
     @property

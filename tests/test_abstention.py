@@ -1,10 +1,12 @@
+import json
 import math
 import random
 
 import pytest
 
 from eval.calibrate import Scored, abstentions, calibrate, leave_one_set_out
-from retriever.abstention import FEATURES, AbstentionModel, fit_logistic, threshold_for
+from retriever.abstention import (CALIBRATION_FILE, FEATURES, AbstentionModel, Calibration, fit_logistic,
+                                  load_calibration, read_calibration, threshold_for, write_calibration)
 
 
 def _features(dense, coverage=0.5, typed=None, asks=0.0, unknown=0.0):
@@ -95,3 +97,32 @@ def test_leave_one_set_out_scores_each_set_by_a_fit_on_the_others():
     within = leave_one_set_out([s for s in scored if s.question_set != "three"])
     assert within["logistic"][0] > estimate["logistic"][0]  # the shifted set abstains on fewer
     assert not math.isnan(within["sum"][1])
+
+
+def test_an_archives_own_calibration_is_saved_whole_and_read_back(tmp_path):
+    model = AbstentionModel((1.0, 2.0, 3.0, 4.0, 5.0), -1.5, 0.4)
+    assert read_calibration(tmp_path) is None  # none saved: the built-in models serve
+    path = write_calibration(tmp_path, Calibration("m-adapted-0123456789ab", model, "54 questions, 12 unanswerable"))
+    assert path == tmp_path / CALIBRATION_FILE and [p.name for p in tmp_path.iterdir()] == [CALIBRATION_FILE]
+    assert read_calibration(tmp_path) == Calibration("m-adapted-0123456789ab", model, "54 questions, 12 unanswerable")
+
+
+SAVED = {"model": "m", "features": list(FEATURES), "coefficients": [1, 2, 3, 4, 5], "intercept": -1, "threshold": 0.5}
+
+
+@pytest.mark.parametrize("text", [
+    "{not json",
+    "[]",
+    '{"model": "m"}',
+    json.dumps({**SAVED, "coefficients": [1, 2, 3]}),
+    json.dumps({**SAVED, "features": ["dense", "coverage"]}),
+    json.dumps({**SAVED, "threshold": "high"}),
+    json.dumps({**SAVED, "intercept": float("nan")}),
+])
+def test_a_calibration_that_cannot_be_read_is_named_and_passed_over(tmp_path, text):
+    (tmp_path / CALIBRATION_FILE).write_text(text, encoding="utf-8")
+    with pytest.raises(ValueError, match=CALIBRATION_FILE):
+        read_calibration(tmp_path)
+    warnings = []
+    assert load_calibration(tmp_path, warnings.append) is None
+    assert len(warnings) == 1 and "the built-in model is used instead" in warnings[0]

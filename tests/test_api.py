@@ -20,7 +20,7 @@ from api.pages import CorpusFiles
 from retriever.build import build_index
 from retriever.search import Searcher
 from retriever.settings import Settings
-from retriever.store import DocumentRecord, current_build, open_index
+from retriever.store import DocumentRecord, current_build, open_index, read_manifest
 from tests.conftest import REPO_ROOT, SMALL_CHUNKS, make_corpus
 from tests.fakes import FakeEncoder
 from tests.pdf_fixtures import first_pages, report_pages, write_pdf
@@ -340,6 +340,31 @@ def test_no_500_for_odd_inputs(client):
 # -- no index, damaged index, re-ingest ----------------------------------------------------------
 INDEX_PATHS = ["/search?q=taxi", "/documents", "/documents/taxi", "/documents/taxi/pages/1",
                "/documents/taxi/pages/1.png", "/documents/taxi/file", "/glossary"]
+
+
+def test_an_archives_own_abstention_model_is_read_with_the_index_and_a_bad_one_passed_over(tmp_path, corpus_dir,
+                                                                                           caplog):
+    from retriever.abstention import CALIBRATION_FILE, AbstentionModel, Calibration, write_calibration
+
+    encoder = FakeEncoder()
+    build_index([corpus_dir], tmp_path / "index", encoder, SMALL_CHUNKS)
+    settings = make_settings(tmp_path / "index", corpus_dir)
+    question = {"q": "how are taxi drivers licensed"}
+    with client_for(settings, encoder) as c:
+        built_in = c.get("/search", params=question).json()
+    model = read_manifest(current_build(tmp_path / "index"))["model"]
+    for threshold in (0.4, 0.6):  # a model giving every question a probability of 0.5
+        write_calibration(tmp_path / "index", Calibration(model, AbstentionModel((0.0,) * 5, 0.0, threshold)))
+        with client_for(settings, encoder) as c:
+            body = c.get("/search", params=question).json()
+        assert body["answered"] == (threshold < 0.5) and body["confidence"] == 0.5
+    (tmp_path / "index" / CALIBRATION_FILE).write_text("{half a file", encoding="utf-8")
+    caplog.set_level(logging.WARNING, logger="onrecord.api")
+    with client_for(settings, encoder) as c:
+        response = c.get("/search", params=question)
+    assert response.status_code == 200 and response.json() == built_in
+    assert any(CALIBRATION_FILE in r.getMessage() and "built-in model is used" in r.getMessage()
+               for r in caplog.records)
 
 
 def test_without_an_index_every_endpoint_answers_503_then_recovers(tmp_path, corpus_dir, caplog):

@@ -27,6 +27,21 @@ def test_ask_human_output_shows_citation_and_marked_answer(cli_env, capsys):
     assert ">>> " in out and " <<<" in out and ("p. " in out or "pp. " in out)
 
 
+def test_ask_uses_the_archives_own_abstention_model_and_warns_of_one_it_cannot_read(cli_env, capsys):
+    from retriever.abstention import CALIBRATION_FILE, AbstentionModel, Calibration, write_calibration
+    from retriever.store import current_build, read_manifest
+
+    model = read_manifest(current_build(cli_env))["model"]
+    for threshold in (0.4, 0.6):  # every question's probability is 0.5
+        write_calibration(cli_env, Calibration(model, AbstentionModel((0.0,) * 5, 0.0, threshold)))
+        assert cli.main(["ask", "taxi licensing", "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["answered"] == (threshold < 0.5)
+    (cli_env / CALIBRATION_FILE).write_text("{", encoding="utf-8")
+    assert cli.main(["ask", "taxi licensing", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["passages"] and f"{CALIBRATION_FILE} cannot be read" in captured.err
+
+
 def test_ask_without_index_says_run_ingest(monkeypatch, tmp_path, fake_encoder, capsys):
     monkeypatch.setenv("ONRECORD_INDEX_DIR", str(tmp_path / "none"))
     monkeypatch.setattr(cli, "_models", lambda settings: FakeModels(fake_encoder))

@@ -232,6 +232,25 @@ def test_the_abstention_threshold_is_the_one_calibrated_for_the_index_model(sear
     assert not searcher.with_config(answer_threshold=confidence + 0.01).search(question).answered
 
 
+def test_an_archives_own_abstention_model_serves_the_model_it_was_fitted_for_and_no_other(searcher):
+    from retriever.abstention import AbstentionModel, Calibration
+
+    question = "how are taxi drivers licensed"
+    built_in = searcher.search(question)
+    fitted = searcher.abstention_model
+    model = searcher.index.manifest["model"]
+    for threshold in (built_in.confidence - 0.01, built_in.confidence + 0.01):
+        own = AbstentionModel(fitted.coefficients, fitted.intercept, threshold)
+        calibrated = searcher.with_config(calibration=Calibration(model, own))
+        assert calibrated.abstention_model is own and calibrated.answer_threshold == threshold
+        result = calibrated.search(question)
+        assert result.answered == (threshold < built_in.confidence)
+        assert result.confidence == pytest.approx(built_in.confidence)
+        # saved for a model the index is no longer embedded by (rebuilt since, adapted again): not used
+        stale = searcher.with_config(calibration=Calibration("all-MiniLM-L6-v2-adapted-0123456789ab", own))
+        assert stale.abstention_model == fitted and stale.search(question).answered == built_in.answered
+
+
 def test_the_earlier_rule_sums_the_signals_against_its_own_thresholds(searcher, monkeypatch):
     from retriever.encoder import MODEL_NAME
     from retriever.search import ANSWER_THRESHOLDS
