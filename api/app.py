@@ -294,7 +294,8 @@ def create_app(settings: Settings | None = None, encoder=None, *, reload_interva
             return JSONResponse({"status": "no index", "detail": NO_INDEX_DETAIL}, status_code=503)
         index = searcher.index
         return {"status": "ok", "documents": len(index.documents), "chunks": index.chunk_count,
-                "model": str(index.manifest.get("model", "")), "built_at": str(index.manifest.get("built_at", ""))}
+                "model": str(index.manifest.get("model", "")), "built_at": str(index.manifest.get("built_at", "")),
+                "abstention": "own" if searcher.uses_own_calibration else "built-in"}
 
     return app
 

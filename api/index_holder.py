@@ -114,7 +114,7 @@ class IndexHolder:
         previous = self._build
         if self._searcher is not None and self._searcher.encoder is not encoder:
             encoder.encode(["warm up"])  # load the new model before serving with it, not on a question
-        calibration = load_calibration(self.root, log.warning)
+        calibration = load_calibration(self.root, log.warning, reader.manifest.get("model"))
         self._searcher = Searcher(reader, encoder, replace(self.config, calibration=calibration))
         self._build = target
         self._error = None

@@ -113,6 +113,9 @@ class Health(BaseModel):
     chunks: int
     model: str
     built_at: str
+    # "own": the archive's own abstention model (python -m eval.calibrate --save) serves; "built-in": the one
+    # fitted for the model's family on the shipped question sets
+    abstention: Literal["own", "built-in"]
 
 
 class HealthUnavailable(BaseModel):

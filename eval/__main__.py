@@ -46,10 +46,10 @@ def in_process_searchers(config_names: list[str]):
     encoder = encoder_for_index(settings.index_dir, PackagedModels.from_settings(settings))
     index = open_index(settings.index_dir, encoder.name, encoder.dimension)
     # as the API would search: with the archive's own abstention model, if one is saved for this model
-    calibration = load_calibration(settings.index_dir, lambda message: print(f"warning: {message}",
-                                                                             file=sys.stderr))
+    calibration = load_calibration(settings.index_dir, lambda message: print(f"warning: {message}", file=sys.stderr),
+                                   index.manifest.get("model"))
     base = Searcher(index, encoder, SearchConfig(calibration=calibration))
-    if calibration is not None and calibration.model == encoder.name:
+    if base.uses_own_calibration:
         print(f"abstention: the archive's own model ({calibration.fitted_on or 'fitted by eval.calibrate'})",
               file=sys.stderr)
     encoder.encode(["warm up"])  # the one-off model load is not search latency

@@ -139,11 +139,17 @@ def read_calibration(root: Path) -> Calibration | None:
                          "instead: fit it again with `python -m eval.calibrate --save`") from exc
 
 
-def load_calibration(root: Path, warn: Callable[[str], None]) -> Calibration | None:
+def load_calibration(root: Path, warn: Callable[[str], None], model: str | None = None) -> Calibration | None:
     """read_calibration, with a file that cannot be read reported to `warn` and passed over: search goes on with
-    the built-in model rather than stop."""
+    the built-in model rather than stop. A calibration fitted for another model than `model` (the index rebuilt
+    since with a model adapted again) is reported too; search passes it over itself."""
     try:
-        return read_calibration(root)
+        calibration = read_calibration(root)
     except ValueError as exc:
         warn(str(exc))
         return None
+    if calibration is not None and model is not None and calibration.model != model:
+        warn(f"the abstention calibration {root / CALIBRATION_FILE} was fitted for {calibration.model}, and the "
+             f"index is embedded by {model}: the built-in model is used instead; fit it again with "
+             "`python -m eval.calibrate --save`")
+    return calibration

@@ -118,8 +118,8 @@ def _format_passage(p) -> str:
 def cmd_ask(args, settings: Settings) -> int:
     encoder = encoder_for_index(settings.index_dir, _models(settings))
     index = open_index(settings.index_dir, encoder.name, encoder.dimension)
-    calibration = load_calibration(settings.index_dir, lambda message: print(f"warning: {message}",
-                                                                             file=sys.stderr))
+    calibration = load_calibration(settings.index_dir, lambda message: print(f"warning: {message}", file=sys.stderr),
+                                   index.manifest.get("model"))
     searcher = Searcher(index, encoder, SearchConfig(calibration=calibration))
     encoder.encode(["warm up"])  # time the search, not the one-off model load
     started = time.perf_counter()

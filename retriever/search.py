@@ -228,10 +228,15 @@ class Searcher:
     def abstention_model(self) -> AbstentionModel:
         """The archive's own abstention model if it was fitted for the index's model; else the one calibrated for
         the model's family (the packaged fp32 model's if none is)."""
-        own = self.config.calibration
-        if own is not None and own.model == self.index.manifest.get("model"):
-            return own.abstention
+        if self.uses_own_calibration:
+            return self.config.calibration.abstention
         return ABSTENTION_MODELS.get(self._model_family, ABSTENTION_MODELS[MODEL_NAME])
+
+    @property
+    def uses_own_calibration(self) -> bool:
+        """Whether the archive's own abstention model serves (it was fitted for the index's model)."""
+        own = self.config.calibration
+        return own is not None and own.model == self.index.manifest.get("model")
 
     @property
     def _model_family(self) -> str:

@@ -101,7 +101,7 @@ def test_healthz(client, shared):
     assert r.status_code == 200
     body = r.json()
     assert body["status"] == "ok" and body["documents"] == 2 and body["chunks"] >= 6
-    assert body["model"] == FakeEncoder.name and body["built_at"]
+    assert body["model"] == FakeEncoder.name and body["built_at"] and body["abstention"] == "built-in"
 
 
 def test_search_get(client, shared):
@@ -357,13 +357,22 @@ def test_an_archives_own_abstention_model_is_read_with_the_index_and_a_bad_one_p
         write_calibration(tmp_path / "index", Calibration(model, AbstentionModel((0.0,) * 5, 0.0, threshold)))
         with client_for(settings, encoder) as c:
             body = c.get("/search", params=question).json()
+            assert c.get("/healthz").json()["abstention"] == "own"
         assert body["answered"] == (threshold < 0.5) and body["confidence"] == 0.5
-    (tmp_path / "index" / CALIBRATION_FILE).write_text("{half a file", encoding="utf-8")
+    # fitted for a model the index is not embedded by (rebuilt since with a model adapted again): said, not used
+    write_calibration(tmp_path / "index", Calibration("all-MiniLM-L6-v2-adapted-0123456789ab",
+                                                      AbstentionModel((0.0,) * 5, 0.0, 0.6)))
     caplog.set_level(logging.WARNING, logger="onrecord.api")
+    with client_for(settings, encoder) as c:
+        assert c.get("/search", params=question).json() == built_in
+        assert c.get("/healthz").json()["abstention"] == "built-in"
+    assert any("was fitted for all-MiniLM-L6-v2-adapted-0123456789ab" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    (tmp_path / "index" / CALIBRATION_FILE).write_text("{half a file", encoding="utf-8")
     with client_for(settings, encoder) as c:
         response = c.get("/search", params=question)
     assert response.status_code == 200 and response.json() == built_in
-    assert any(CALIBRATION_FILE in r.getMessage() and "built-in model is used" in r.getMessage()
+    assert any(f"{CALIBRATION_FILE} cannot be read" in r.getMessage() and "built-in model is used" in r.getMessage()
                for r in caplog.records)
 
 

@@ -66,7 +66,7 @@ GLOSSARY = [
 ]
 
 HEALTH = {"status": "ok", "documents": 2, "chunks": 321, "model": "all-MiniLM-L6-v2",
-          "built_at": "2026-01-01T00:00:00Z"}
+          "built_at": "2026-01-01T00:00:00Z", "abstention": "built-in"}
 
 
 def documents() -> list[dict]:
