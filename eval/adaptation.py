@@ -13,10 +13,9 @@ import argparse
 import shlex
 import sys
 import time
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-
-from dataclasses import dataclass, replace
 
 from eval.harness import DEPTH, run_questions, summarise
 from eval.questions import DEFAULT_QUESTIONS, HELD_OUT_QUESTIONS, load_questions

@@ -17,7 +17,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterator, Protocol
+from typing import Callable, Iterator, Protocol, Sequence
 from contextlib import contextmanager
 
 import numpy as np
@@ -287,7 +287,7 @@ def _build_lock(root: Path) -> Iterator[None]:
 
 # Adapts the model to the pairs of a build made afresh, logging its progress: (the encoder of the adapted model,
 # its folder's name under the index's models/ folder). retriever.index_model.ingest passes the real one.
-Adaptation = Callable[[list[ClozePair], Callable[[str], None]], tuple[Encoder, str]]
+Adaptation = Callable[[Sequence[ClozePair], Callable[[str], None]], tuple[Encoder, str]]
 
 
 def build_index(paths: list[Path], root: Path, encoder: Encoder, params: ChunkingParams = ChunkingParams(),

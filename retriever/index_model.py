@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol, Sequence
 
 from retriever.adaptation import AdaptationRecipe, ClozePair, adapt_into
 from retriever.build import BuildProgress, BuildSummary, build_index
@@ -29,7 +29,7 @@ class Models(Protocol):
     def adapted(self, folder: Path, name: str) -> Encoder:
         """The encoder of the adapted model saved in `folder`."""
 
-    def adapt(self, models_dir: Path, pairs: list[ClozePair], log: Callable[[str], None]) -> str:
+    def adapt(self, models_dir: Path, pairs: Sequence[ClozePair], log: Callable[[str], None]) -> str:
         """The name of the model adapted on `pairs`, made in models_dir/<name> (unless it is there already)."""
 
 
@@ -57,7 +57,7 @@ class PackagedModels:
         # its ONNX export is kept in its own folder, and goes when the model does
         return make_encoder(self.kind, folder, self.threads, model_path=folder, name=name)
 
-    def adapt(self, models_dir: Path, pairs: list[ClozePair], log: Callable[[str], None]) -> str:
+    def adapt(self, models_dir: Path, pairs: Sequence[ClozePair], log: Callable[[str], None]) -> str:
         return adapt_into(models_dir, packaged_model_path(), MODEL_NAME, pairs, self.recipe, self.threads, log,
                           self.checkpointing)
 
@@ -108,7 +108,7 @@ def ingest(paths: list[Path], root: Path, models: Models, adapt: bool = True, re
         except IndexUnavailable:  # its model is missing
             rebuild = True
 
-    def adaptation(pairs: list[ClozePair], log: Callable[[str], None]) -> tuple[Encoder, str]:
+    def adaptation(pairs: Sequence[ClozePair], log: Callable[[str], None]) -> tuple[Encoder, str]:
         name = models.adapt(root / MODELS_DIR, pairs, log)
         return models.adapted(root / MODELS_DIR / name, name), name
 

@@ -56,7 +56,7 @@ class FakeModels:
 
     def adapt(self, models_dir, pairs, log):
         self.adapted_on.append(list(pairs))
-        name = "fake-adapted-" + hashlib.sha256(repr(pairs).encode()).hexdigest()[:12]
+        name = "fake-adapted-" + hashlib.sha256(repr(self.adapted_on[-1]).encode()).hexdigest()[:12]
         (models_dir / name).mkdir(parents=True, exist_ok=True)
         (models_dir / name / "modules.json").write_text("[]")
         return name

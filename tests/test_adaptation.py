@@ -1,3 +1,4 @@
+import random
 from dataclasses import replace
 
 import pytest
@@ -15,15 +16,16 @@ def test_a_window_is_paired_with_its_chunk_without_it():
     start = text.index(window)
     pairs = inverse_cloze_pairs({7: (text, "Governance")}, [(7, start, start + len(window))],
                                 reports={7: "walsall-update"}, councils={7: "Walsall"})
-    assert pairs == [ClozePair(window, f"Governance\n{CONTEXT}. {CONTEXT}.", 7, "walsall-update", "Walsall")]
+    assert list(pairs) == [ClozePair(window, f"Governance\n{CONTEXT}. {CONTEXT}.", 7, "walsall-update", "Walsall")]
+    assert len(pairs) == 1 and pairs[0] == pairs[-1] == pairs[:1][0]  # made when read, the same each time
     assert window not in pairs[0].context
 
 
 def test_short_windows_and_thin_contexts_are_skipped():
     text = f"Heading. {CONTEXT}"
-    assert inverse_cloze_pairs({1: (text, "")}, [(1, 0, 8)]) == []  # "Heading.": a few words
+    assert list(inverse_cloze_pairs({1: (text, "")}, [(1, 0, 8)])) == []  # "Heading.": a few words
     short = "Only a few words are left around this sentence of the chunk."
-    assert inverse_cloze_pairs({2: (short + " Five more words stay here.", "")}, [(2, 0, len(short))]) == []
+    assert list(inverse_cloze_pairs({2: (short + " Five more words stay here.", "")}, [(2, 0, len(short))])) == []
 
 
 def test_each_batch_holds_one_reports_pairs_in_the_order_drawn_and_the_batches_are_shuffled_by_the_seed():
@@ -107,6 +109,9 @@ def test_the_sample_is_the_recipes_size_drawn_by_its_seed():
     assert sample == sample_pairs(PAIRS, recipe)  # the same every time
     assert sample != PAIRS[:10] and sample != sample_pairs(PAIRS, replace(recipe, seed=1))
     assert sorted(sample_pairs(PAIRS[:5], recipe), key=PAIRS.index) == PAIRS[:5]  # fewer: all of them
+    shuffled = list(PAIRS)
+    random.Random(recipe.seed).shuffle(shuffled)
+    assert sample == shuffled[:10]  # the draw of shuffling the pairs themselves, as the models before were trained
 
 
 def test_the_name_says_what_made_the_model():
