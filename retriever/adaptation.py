@@ -2,8 +2,9 @@
 
 Each answer window is paired with its own chunk with that window taken out (the inverse cloze task), and the
 model learns to find the chunk from the window among the other chunks of a batch (in-batch negatives, the loss
-sentence-transformers calls MultipleNegativesRankingLoss), each batch drawn from one report, and a chunk that
-holds the window word for word (an overlapping neighbour) not counted as a wrong answer. One pass over a fixed
+sentence-transformers calls MultipleNegativesRankingLoss), each batch drawn from one report (reports too small for a
+batch pooled), and a chunk that holds the window word for word (an overlapping neighbour) not counted as a wrong
+answer. One pass over a fixed
 number of pairs, so the cost does not grow with the corpus. Against the packaged model, over eight held-out
 question sets at the same search weights (README, "Measured"): recall@5 0.754 -> 0.830, MRR@10 0.629 -> 0.681.
 
