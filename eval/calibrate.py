@@ -87,15 +87,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--save", action="store_true",
                         help="save the model at the index's root: search uses it for this index's model")
     args = parser.parse_args(argv)
+    missing = [str(path) for path in args.questions if not path.is_file()]
+    if missing:
+        parser.error(f"no such question file: {', '.join(missing)}")
     searchers, meta, _ = in_process_searchers([DEFAULT])
-    scored = score_questions(searchers[DEFAULT], args.questions)
-    model = calibrate(scored, args.max_false_abstention)
+    try:
+        scored = score_questions(searchers[DEFAULT], args.questions)
+        model = calibrate(scored, args.max_false_abstention)
+    except ValueError as exc:  # a line that is not a question; no answerable (with evidence) or no unanswerable ones
+        parser.error(str(exc))
     counts = abstentions(scored, [model.probability(s.features) for s in scored], model.threshold)
     print(f"model {meta['model']}: {len(scored)} questions, {counts[1]} unanswerable, "
           f"{sum(s.defined for s in scored)} answered by definition")
     print(f"fitted on them all: abstention {counts[0] / counts[1]:.3f}, false abstention {counts[2] / counts[3]:.3f}")
-    for name, (abstention, false) in leave_one_set_out(scored, args.max_false_abstention).items():
-        print(f"leave one set out, {name}: abstention {abstention:.3f}, false abstention {false:.3f}")
+    if len({s.question_set for s in scored}) < 2:
+        print("leave one set out: not estimated (it needs two or more question files)")
+    else:
+        try:
+            for name, (abstention, false) in leave_one_set_out(scored, args.max_false_abstention).items():
+                print(f"leave one set out, {name}: abstention {abstention:.3f}, false abstention {false:.3f}")
+        except ValueError as exc:
+            print(f"leave one set out: not estimated ({exc}, with one file left out)")
     rounded = AbstentionModel(tuple(round(c, 6) for c in model.coefficients), round(model.intercept, 6),
                               round(model.threshold, 6))
     print(f"\n{rounded!r}")

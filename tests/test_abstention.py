@@ -126,3 +126,38 @@ def test_a_calibration_that_cannot_be_read_is_named_and_passed_over(tmp_path, te
     warnings = []
     assert load_calibration(tmp_path, warnings.append) is None
     assert len(warnings) == 1 and "the built-in model is used instead" in warnings[0]
+
+
+def test_calibrate_fits_saves_and_says_what_is_wrong_with_the_questions(tmp_path, monkeypatch, capsys):
+    import eval.calibrate as calibrate_module
+
+    files = [tmp_path / "ours-a.jsonl", tmp_path / "ours-b.jsonl"]
+    for path in files:
+        path.write_text("", encoding="utf-8")
+    with pytest.raises(SystemExit) as stopped:
+        calibrate_module.main(["--questions", str(tmp_path / "none.jsonl")])
+    assert stopped.value.code == 2 and "no such question file" in capsys.readouterr().err
+
+    sets = {path: _questions(80, seed=n) for n, path in enumerate(files)}
+    monkeypatch.setattr(calibrate_module, "in_process_searchers", lambda names: ({names[0]: None}, {"model": "m"}, None))
+
+    def score_questions(searcher, paths):
+        return [Scored(path.name, a, False, f, f["dense"] + f["coverage"]) for path in paths for f, a in sets[path]]
+
+    monkeypatch.setattr(calibrate_module, "score_questions",  # no unanswerable question among them
+                        lambda searcher, paths: [s for s in score_questions(searcher, paths) if s.answerable])
+    with pytest.raises(SystemExit) as stopped:
+        calibrate_module.main(["--questions", str(files[0])])
+    assert stopped.value.code == 2 and "questions the reports answer and questions they do not" in \
+        capsys.readouterr().err
+
+    monkeypatch.setattr(calibrate_module, "score_questions", score_questions)
+    assert calibrate_module.main(["--questions", str(files[0])]) == 0
+    assert "leave one set out: not estimated (it needs two or more question files)" in capsys.readouterr().out
+    monkeypatch.setenv("ONRECORD_INDEX_DIR", str(tmp_path / "index"))
+    (tmp_path / "index").mkdir()
+    assert calibrate_module.main(["--questions", *map(str, files), "--save"]) == 0
+    out = capsys.readouterr().out
+    assert "leave one set out, logistic: abstention" in out and "saved as this archive's abstention model" in out
+    saved = read_calibration(tmp_path / "index")
+    assert saved.model == "m" and "160 questions" in saved.fitted_on and "ours-a.jsonl, ours-b.jsonl" in saved.fitted_on
