@@ -15,13 +15,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
-from retriever.abstention import load_calibration
 from retriever.encoder import Encoder
-from retriever.search import SearchConfig, Searcher
+from retriever.search import SearchConfig, Searcher, calibrated_searcher
 from retriever.store import IndexReader, IndexUnavailable, current_build
 
 log = logging.getLogger("onrecord.api")
@@ -114,8 +112,7 @@ class IndexHolder:
         previous = self._build
         if self._searcher is not None and self._searcher.encoder is not encoder:
             encoder.encode(["warm up"])  # load the new model before serving with it, not on a question
-        calibration = load_calibration(self.root, log.warning, reader.manifest.get("model"))
-        self._searcher = Searcher(reader, encoder, replace(self.config, calibration=calibration))
+        self._searcher = calibrated_searcher(self.root, reader, encoder, log.warning, self.config)
         self._build = target
         self._error = None
         self._logged = None

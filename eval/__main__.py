@@ -36,9 +36,8 @@ def api_search(base_url: str, api_key: str | None):
 
 
 def in_process_searchers(config_names: list[str]):
-    from retriever.abstention import load_calibration
     from retriever.index_model import PackagedModels, encoder_for_index
-    from retriever.search import SearchConfig, Searcher
+    from retriever.search import calibrated_searcher
     from retriever.settings import Settings
     from retriever.store import open_index
 
@@ -46,12 +45,11 @@ def in_process_searchers(config_names: list[str]):
     encoder = encoder_for_index(settings.index_dir, PackagedModels.from_settings(settings))
     index = open_index(settings.index_dir, encoder.name, encoder.dimension)
     # as the API would search: with the archive's own abstention model, if one is saved for this model
-    calibration = load_calibration(settings.index_dir, lambda message: print(f"warning: {message}", file=sys.stderr),
-                                   index.manifest.get("model"))
-    base = Searcher(index, encoder, SearchConfig(calibration=calibration))
+    base = calibrated_searcher(settings.index_dir, index, encoder,
+                               lambda message: print(f"warning: {message}", file=sys.stderr))
     if base.uses_own_calibration:
-        print(f"abstention: the archive's own model ({calibration.fitted_on or 'fitted by eval.calibrate'})",
-              file=sys.stderr)
+        fitted_on = base.config.calibration.fitted_on or "fitted by eval.calibrate"
+        print(f"abstention: the archive's own model ({fitted_on})", file=sys.stderr)
     encoder.encode(["warm up"])  # the one-off model load is not search latency
     meta = {"model": encoder.name, "chunks": index.chunk_count, "index_built_at": index.manifest.get("built_at")}
     return {name: base.with_config(**CONFIGS[name]) for name in config_names}, meta, index.page_text

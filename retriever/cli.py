@@ -8,10 +8,9 @@ import time
 from pathlib import Path
 
 from ingest.metadata import MetadataError
-from retriever.abstention import load_calibration
 from retriever.build import BuildInProgress, BuildProgress
 from retriever.index_model import Models, PackagedModels, encoder_for_index, ingest
-from retriever.search import SearchConfig, Searcher, UnknownFilter
+from retriever.search import UnknownFilter, calibrated_searcher
 from retriever.settings import Settings
 from retriever.store import IndexUnavailable, open_index
 
@@ -118,9 +117,8 @@ def _format_passage(p) -> str:
 def cmd_ask(args, settings: Settings) -> int:
     encoder = encoder_for_index(settings.index_dir, _models(settings))
     index = open_index(settings.index_dir, encoder.name, encoder.dimension)
-    calibration = load_calibration(settings.index_dir, lambda message: print(f"warning: {message}", file=sys.stderr),
-                                   index.manifest.get("model"))
-    searcher = Searcher(index, encoder, SearchConfig(calibration=calibration))
+    searcher = calibrated_searcher(settings.index_dir, index, encoder,
+                                   lambda message: print(f"warning: {message}", file=sys.stderr))
     encoder.encode(["warm up"])  # time the search, not the one-off model load
     started = time.perf_counter()
     answer = searcher.search(args.question, k=args.k, council=args.council, document=args.document)

@@ -9,12 +9,13 @@ import math
 import re
 from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from ingest.chunking import sentence_spans
-from retriever.abstention import AbstentionModel, Calibration
+from retriever.abstention import AbstentionModel, Calibration, load_calibration
 from retriever.adaptation import ADAPTED_FAMILY, model_family
 from retriever.encoder import MODEL_NAME, Encoder
 from retriever.onnx_encoder import INT8_SUFFIX
@@ -587,6 +588,15 @@ def ranking_terms(counts: dict[str, int], total: int) -> list[str]:
     left out unless no other term is left. ~2x faster on the fixed questions with the same top 50."""
     informative = [t for t, count in counts.items() if count * 2 < total]
     return informative or list(counts)
+
+
+def calibrated_searcher(root: Path, index: IndexReader, encoder: Encoder, warn: Callable[[str], None],
+                        config: SearchConfig = SearchConfig()) -> Searcher:
+    """A Searcher over the index at `root` with the archive's own abstention model, if one is saved there for the
+    index's model (`python -m eval.calibrate --save`); a calibration that cannot be read or is another model's is
+    reported to `warn`. The edges (API, CLI, eval) search this way."""
+    calibration = load_calibration(root, warn, index.manifest.get("model"))
+    return Searcher(index, encoder, replace(config, calibration=calibration))
 
 
 def abstention_features(signals: dict) -> dict[str, float]:
