@@ -65,6 +65,12 @@ def long_form_for(acronym: str, preceding: str) -> str | None:
         return None
     if len(candidate.split()) > len(short) + 3:
         return None
+    # A long form does not end in a minor word: "the Multi-Agency Safeguarding Hub and (MASH) other ..." (a
+    # report's slip) stands for the Hub, if the words before "and" still spell the acronym ("Department of
+    # (DO)" keeps its "of").
+    *rest, last = candidate.split()
+    if rest and last.strip(",;:-–").lower() in _MINOR:
+        return long_form_for(acronym, " ".join(rest)) or candidate
     return candidate
 
 
@@ -125,7 +131,8 @@ def find_terms(pages: list[Page]) -> list[Term]:
             line_start = max(text.rfind("\n", 0, m.start()) + 1, m.start() - 200)
             long = long_form_for(acronym, text[line_start:m.start()])
             if long:
-                begin = m.start() - len(text[line_start:m.start()].rstrip()) + text[line_start:m.start()].rstrip().rfind(long)
+                # where the long form starts (rfind -1, its words spaced otherwise in the text: the line's start)
+                begin = line_start + text[line_start:m.start()].rfind(long)
                 s, e = _sentence_around(text, max(begin, line_start), m.end())
                 add(acronym, long, page.number, s, e)
         for m in _ACRONYM_THEN_PAREN.finditer(text):

@@ -1,0 +1,46 @@
+"""The reports' own vocabulary (ingest/vocabulary.py): each acronym's long form as the report writes it, and the
+verbatim text that defines it, from its first letter."""
+from __future__ import annotations
+
+from ingest.model import Page
+from ingest.vocabulary import find_terms, long_form_for
+
+
+def quotes(pages: list[Page]) -> dict[tuple[str, str], str]:
+    texts = {p.number: p.text for p in pages}
+    return {(t.term, t.expansion): texts[t.page][t.quote_start:t.quote_end] for t in find_terms(pages)}
+
+
+def test_the_three_ways_a_report_defines_an_acronym():
+    pages = [
+        Page(1, "Glossary\nCSE Child Sexual Exploitation\nLSCB Local Safeguarding Children Board\n\nIntroduction"),
+        Page(2, "Cases go to the Multi-Agency Safeguarding Hub (MASH) first. The team works with CEOP (Child "
+                "Exploitation and Online Protection Centre) on online cases."),
+    ]
+    found = quotes(pages)
+    assert found[("CSE", "Child Sexual Exploitation")] == "CSE Child Sexual Exploitation"
+    assert found[("LSCB", "Local Safeguarding Children Board")] == "LSCB Local Safeguarding Children Board"
+    assert found[("MASH", "Multi-Agency Safeguarding Hub")] == \
+        "Cases go to the Multi-Agency Safeguarding Hub (MASH) first."
+    assert found[("CEOP", "Child Exploitation and Online Protection Centre")].startswith("The team works with CEOP")
+
+
+def test_a_long_sentence_is_quoted_from_the_long_forms_first_letter():
+    # Over 320 characters, the quote is the definition itself, not the sentence: it must start where the long
+    # form does ("Multi-Agency ...", not "ulti-Agency ..."), however many spaces stand before the bracket.
+    filler = "with partners from health, education, the police and the voluntary sector " * 5
+    for gap in (" ", "  ", "\t"):
+        text = f"The council set up a {filler}and a Multi-Agency Safeguarding Hub{gap}(MASH) in January 2016."
+        found = quotes([Page(4, text)])
+        quote = found[("MASH", "Multi-Agency Safeguarding Hub")]
+        assert quote.startswith("Multi-Agency Safeguarding Hub") and quote.endswith("(MASH)"), (gap, quote)
+
+
+def test_a_long_form_does_not_end_in_a_minor_word():
+    # a report's slip: "the Multi-Agency Safeguarding Hub and (MASH) other awareness raising activities"
+    text = "3.17 The work of the Multi-Agency Safeguarding Hub and (MASH) other awareness raising activities is expected."
+    assert [(t.term, t.expansion) for t in find_terms([Page(5, text)])] == [("MASH", "Multi-Agency Safeguarding Hub")]
+    assert long_form_for("MASH", "the Multi-Agency Safeguarding Hub and the ") == "Multi-Agency Safeguarding Hub"
+    # a minor word that holds one of the acronym's letters stays: it is part of what the acronym spells
+    assert long_form_for("DO", "the Department of ") == "Department of"
+    assert long_form_for("MASH", "the team and the ") is None
