@@ -84,6 +84,14 @@ def _initials_match(acronym: str, expansion: str) -> bool:
 
 
 _MAX_QUOTE = 320
+# a line of a table of contents: a section number, a title, a page number
+_CONTENTS_LINE = re.compile(r"^\s*\d+(?:\.\d+)*\.?\s+\S.*\s\d{1,4}\s*$")
+
+
+def _line_around(text: str, start: int, end: int) -> str:
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", end)
+    return text[line_start:len(text) if line_end < 0 else line_end]
 
 
 def _sentence_around(text: str, start: int, end: int) -> tuple[int, int]:
@@ -98,14 +106,27 @@ def _sentence_around(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 def find_terms(pages: list[Page]) -> list[Term]:
-    """Every acronym definition in a document, the first one of each (term, expansion) pair kept."""
+    """Every acronym definition in a document: the first of each term and long form (however hyphenated or
+    capitalised), a sentence rather than a line of the contents."""
     found: dict[tuple[str, str], Term] = {}
+    listed: set[tuple[str, str]] = set()  # terms whose only definition so far is a line of contents
+    pages_by_number = {p.number: p.text for p in pages}
 
     def add(term: str, expansion: str, page: int, start: int, end: int) -> None:
         expansion = re.sub(r"\s+", " ", expansion).strip(" ,;:-–")
-        key = (term, expansion.casefold())
-        if expansion and key not in found:
+        if not expansion:
+            return
+        # one entry however the report hyphenates or capitalises it ("Multi Agency", "multi-agency")
+        key = (term, re.sub(r"[\s-]+", " ", expansion.casefold()))
+        # A contents line ("3.2 Birmingham Safeguarding Children Board (BSCB) 40") names a term first; the
+        # glossary quotes the first sentence that defines it instead, if the report has one.
+        in_contents = bool(_CONTENTS_LINE.match(_line_around(pages_by_number[page], start, end)))
+        if key not in found or (key in listed and not in_contents):
             found[key] = Term(term, expansion, page, start, end)
+            if in_contents:
+                listed.add(key)
+            else:
+                listed.discard(key)
 
     for page in pages:
         text = page.text

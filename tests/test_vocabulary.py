@@ -44,3 +44,24 @@ def test_a_long_form_does_not_end_in_a_minor_word():
     # a minor word that holds one of the acronym's letters stays: it is part of what the acronym spells
     assert long_form_for("DO", "the Department of ") == "Department of"
     assert long_form_for("MASH", "the team and the ") is None
+
+
+def test_a_sentence_is_quoted_rather_than_a_line_of_the_contents():
+    pages = [
+        Page(1, "Contents\n3.2 Birmingham Safeguarding Children Board (BSCB) 40\n3.5 Multi Agency Safeguarding Hub "
+                "(MASH) 44\n4.1 Youth Offending Service (YOS) 51"),
+        Page(40, "3.2.1 The Birmingham Safeguarding Children Board (BSCB) holds partners to account."),
+        Page(44, "3.5.1 Referrals go to the multi-agency safeguarding hub (MASH) in the first instance."),
+    ]
+    found = quotes(pages)
+    assert found == {
+        ("BSCB", "Birmingham Safeguarding Children Board"):
+            "3.2.1 The Birmingham Safeguarding Children Board (BSCB) holds partners to account.",
+        # one entry for "Multi Agency" and "multi-agency": the sentence's spelling and quote
+        ("MASH", "multi-agency safeguarding hub"):
+            "3.5.1 Referrals go to the multi-agency safeguarding hub (MASH) in the first instance.",
+        # defined nowhere else: the contents line stands
+        ("YOS", "Youth Offending Service"): "4.1 Youth Offending Service (YOS) 51",
+    }
+    pages_of = {t.term: t.page for t in find_terms(pages)}
+    assert pages_of == {"BSCB": 40, "MASH": 44, "YOS": 1}
