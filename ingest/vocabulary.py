@@ -88,6 +88,15 @@ _MAX_QUOTE = 320
 _CONTENTS_LINE = re.compile(r"^\s*\d+(?:\.\d+)*\.?\s+\S.*\s\d{1,4}\s*$")
 
 
+def _spelling_key(expansion: str) -> str:
+    """One key however a report spells a long form: case, hyphens and punctuation, "&" or "and", a possessive or
+    a plural ("Children's Board", "Designated Safeguarding Leads"), a mark in brackets ("Team Safeguarding
+    Voice[©]")."""
+    text = re.sub(r"\[[^\]]*\]", " ", expansion.casefold().replace("&", " and "))
+    words = re.findall(r"[a-z0-9]+", re.sub(r"['’]s\b", "", text))
+    return " ".join(w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in words)
+
+
 def _line_around(text: str, start: int, end: int) -> str:
     line_start = text.rfind("\n", 0, start) + 1
     line_end = text.find("\n", end)
@@ -106,8 +115,8 @@ def _sentence_around(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 def find_terms(pages: list[Page]) -> list[Term]:
-    """Every acronym definition in a document: the first of each term and long form (however hyphenated or
-    capitalised), a sentence rather than a line of the contents."""
+    """Every acronym definition in a document: the first of each term and long form (however spelt,
+    `_spelling_key`), a sentence rather than a line of the contents."""
     found: dict[tuple[str, str], Term] = {}
     listed: set[tuple[str, str]] = set()  # terms whose only definition so far is a line of contents
     pages_by_number = {p.number: p.text for p in pages}
@@ -116,8 +125,7 @@ def find_terms(pages: list[Page]) -> list[Term]:
         expansion = re.sub(r"\s+", " ", expansion).strip(" ,;:-–")
         if not expansion:
             return
-        # one entry however the report hyphenates or capitalises it ("Multi Agency", "multi-agency")
-        key = (term, re.sub(r"[\s-]+", " ", expansion.casefold()))
+        key = (term, _spelling_key(expansion))
         # A contents line ("3.2 Birmingham Safeguarding Children Board (BSCB) 40") names a term first; the
         # glossary quotes the first sentence that defines it instead, if the report has one.
         in_contents = bool(_CONTENTS_LINE.match(_line_around(pages_by_number[page], start, end)))

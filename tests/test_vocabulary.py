@@ -65,3 +65,16 @@ def test_a_sentence_is_quoted_rather_than_a_line_of_the_contents():
     }
     pages_of = {t.term: t.page for t in find_terms(pages)}
     assert pages_of == {"BSCB": 40, "MASH": 44, "YOS": 1}
+
+
+def test_one_entry_however_a_report_spells_a_long_form():
+    text = ("The Wolverhampton Safeguarding Children's Board (WSCB) met. The Wolverhampton Safeguarding Children "
+            "Board (WSCB) reported. Designated Safeguarding Leads (DSL) attend. The Designated Safeguarding Lead "
+            "(DSL) signs. Team Safeguarding Voice[©] (TSV) and Team Safeguarding Voice (TSV) are one. Telford & "
+            "Wrekin Safeguarding Children Board (TWSCB) and Telford and Wrekin Safeguarding Children Board (TWSCB) "
+            "too. The Crime Prevention Unit (CPU) differs from the Child Protection Unit (CPU).")
+    terms = [(t.term, t.expansion) for t in find_terms([Page(1, text)])]
+    # the first spelling of each stands for the others
+    assert terms == [("WSCB", "Wolverhampton Safeguarding Children's Board"), ("DSL", "Designated Safeguarding Leads"),
+                     ("TSV", "Team Safeguarding Voice[©]"), ("TWSCB", "Telford & Wrekin Safeguarding Children Board"),
+                     ("CPU", "Crime Prevention Unit"), ("CPU", "Child Protection Unit")]
