@@ -97,6 +97,22 @@ def _spelling_key(expansion: str) -> str:
     return " ".join(w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in words)
 
 
+_ACRONYM_IN_LINE = re.compile(rf"\s({_ACRONYM})\s+(?=[A-Z])")
+
+
+def _glossary_entries(m: re.Match) -> list[tuple[str, str, int, int]]:
+    """(term, long form, start, end in the line) of a glossary line, two if a two-column glossary ran two entries
+    into one line ("NSPCC National Society for the Prevention of Cruelty to Children ISVA Intimate Sexual Violence
+    Advisor"): an acronym inside the long form whose following words spell it starts a second entry."""
+    term, expansion = m.group(1), m.group(2)
+    for inner in _ACRONYM_IN_LINE.finditer(expansion):
+        second, rest = inner.group(1), expansion[inner.end():]
+        if _is_acronym(second) and _initials_match(second, rest):
+            return [(term, expansion[:inner.start()], 0, m.start(2) + inner.start()),
+                    (second, rest, m.start(2) + inner.start(1), m.end())]
+    return [(term, expansion, 0, m.end())]
+
+
 def _line_around(text: str, start: int, end: int) -> str:
     line_start = text.rfind("\n", 0, start) + 1
     line_end = text.find("\n", end)
@@ -148,7 +164,8 @@ def find_terms(pages: list[Page]) -> list[Term]:
             if in_glossary:
                 m = _GLOSSARY_LINE.match(line)
                 if m and _is_acronym(m.group(1).split()[0]):
-                    add(m.group(1), m.group(2), page.number, para.start(), para.end())
+                    for term, expansion, start, end in _glossary_entries(m):
+                        add(term, expansion, page.number, para.start() + start, para.start() + end)
                     misses = 0
                 else:
                     misses += 1

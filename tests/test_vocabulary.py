@@ -78,3 +78,16 @@ def test_one_entry_however_a_report_spells_a_long_form():
     assert terms == [("WSCB", "Wolverhampton Safeguarding Children's Board"), ("DSL", "Designated Safeguarding Leads"),
                      ("TSV", "Team Safeguarding Voice[©]"), ("TWSCB", "Telford & Wrekin Safeguarding Children Board"),
                      ("CPU", "Crime Prevention Unit"), ("CPU", "Child Protection Unit")]
+
+
+def test_a_glossary_in_two_columns_read_as_one_line_gives_both_entries():
+    page = Page(21, "Glossary\nNSPCC National Society for the Prevention of Cruelty to Children ISVA Intimate Sexual "
+                    "Violence Advisor\nMWN UK Muslim Women's Network UK\nCMOG CSE and Missing Operational Group")
+    assert quotes([page]) == {
+        ("NSPCC", "National Society for the Prevention of Cruelty to Children"):
+            "NSPCC National Society for the Prevention of Cruelty to Children",
+        ("ISVA", "Intimate Sexual Violence Advisor"): "ISVA Intimate Sexual Violence Advisor",
+        ("MWN UK", "Muslim Women's Network UK"): "MWN UK Muslim Women's Network UK",
+        # an acronym inside a long form that its next words do not spell is part of it
+        ("CMOG", "CSE and Missing Operational Group"): "CMOG CSE and Missing Operational Group",
+    }
