@@ -41,7 +41,7 @@ def test_a_long_form_does_not_end_in_a_minor_word():
     text = "3.17 The work of the Multi-Agency Safeguarding Hub and (MASH) other awareness raising activities is expected."
     assert [(t.term, t.expansion) for t in find_terms([Page(5, text)])] == [("MASH", "Multi-Agency Safeguarding Hub")]
     assert long_form_for("MASH", "the Multi-Agency Safeguarding Hub and the ") == "Multi-Agency Safeguarding Hub"
-    # a minor word that holds one of the acronym's letters stays: it is part of what the acronym spells
+    # a minor word stays where the words before it do not spell the acronym ("Department" is not "DO")
     assert long_form_for("DO", "the Department of ") == "Department of"
     assert long_form_for("MASH", "the team and the ") is None
 
