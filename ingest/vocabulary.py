@@ -113,18 +113,15 @@ def _glossary_entries(m: re.Match) -> list[tuple[str, str, int, int]]:
     return [(term, expansion, 0, m.end())]
 
 
-def _line_around(text: str, start: int, end: int) -> str:
-    line_start = text.rfind("\n", 0, start) + 1
+def _line_bounds(text: str, start: int, end: int) -> tuple[int, int]:
+    """The start and end of the line (between newlines) that holds text[start:end]."""
     line_end = text.find("\n", end)
-    return text[line_start:len(text) if line_end < 0 else line_end]
+    return text.rfind("\n", 0, start) + 1, len(text) if line_end < 0 else line_end
 
 
 def _sentence_around(text: str, start: int, end: int) -> tuple[int, int]:
     """The sentence holding text[start:end], within its paragraph; the bare definition if that is long."""
-    p_start = text.rfind("\n", 0, start) + 1
-    p_end = text.find("\n", end)
-    p_end = len(text) if p_end < 0 else p_end
-    for s, e in sentence_spans(text, p_start, p_end):
+    for s, e in sentence_spans(text, *_line_bounds(text, start, end)):
         if s <= start and end <= e:
             return (s, e) if e - s <= _MAX_QUOTE else (start, end)
     return start, end
@@ -135,22 +132,24 @@ def find_terms(pages: list[Page]) -> list[Term]:
     `_spelling_key`), a sentence rather than a line of the contents."""
     found: dict[tuple[str, str], Term] = {}
     listed: set[tuple[str, str]] = set()  # terms whose only definition so far is a line of contents
-    pages_by_number = {p.number: p.text for p in pages}
 
-    def add(term: str, expansion: str, page: int, start: int, end: int) -> None:
+    def add(term: str, expansion: str, page: Page, start: int, end: int) -> None:
         expansion = re.sub(r"\s+", " ", expansion).strip(" ,;:-–")
         if not expansion:
             return
         key = (term, _spelling_key(expansion))
         # A contents line ("3.2 Birmingham Safeguarding Children Board (BSCB) 40") names a term first; the
         # glossary quotes the first sentence that defines it instead, if the report has one.
-        in_contents = bool(_CONTENTS_LINE.match(_line_around(pages_by_number[page], start, end)))
-        if key not in found or (key in listed and not in_contents):
-            found[key] = Term(term, expansion, page, start, end)
-            if in_contents:
-                listed.add(key)
-            else:
-                listed.discard(key)
+        if key in found and key not in listed:
+            return
+        in_contents = bool(_CONTENTS_LINE.match(page.text[slice(*_line_bounds(page.text, start, end))]))
+        if key in found and in_contents:
+            return
+        found[key] = Term(term, expansion, page.number, start, end)
+        if in_contents:
+            listed.add(key)
+        else:
+            listed.discard(key)
 
     for page in pages:
         text = page.text
@@ -165,7 +164,7 @@ def find_terms(pages: list[Page]) -> list[Term]:
                 m = _GLOSSARY_LINE.match(line)
                 if m and _is_acronym(m.group(1).split()[0]):
                     for term, expansion, start, end in _glossary_entries(m):
-                        add(term, expansion, page.number, para.start() + start, para.start() + end)
+                        add(term, expansion, page, para.start() + start, para.start() + end)
                     misses = 0
                 else:
                     misses += 1
@@ -180,10 +179,10 @@ def find_terms(pages: list[Page]) -> list[Term]:
                 # where the long form starts (rfind -1, its words spaced otherwise in the text: the line's start)
                 begin = line_start + text[line_start:m.start()].rfind(long)
                 s, e = _sentence_around(text, max(begin, line_start), m.end())
-                add(acronym, long, page.number, s, e)
+                add(acronym, long, page, s, e)
         for m in _ACRONYM_THEN_PAREN.finditer(text):
             acronym, inside = m.group(1), m.group(2)
             if _is_acronym(acronym) and _initials_match(acronym, inside):
                 s, e = _sentence_around(text, m.start(), m.end())
-                add(acronym, inside, page.number, s, e)
+                add(acronym, inside, page, s, e)
     return list(found.values())
