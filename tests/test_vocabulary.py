@@ -91,3 +91,17 @@ def test_a_glossary_in_two_columns_read_as_one_line_gives_both_entries():
         # an acronym inside a long form that its next words do not spell is part of it
         ("CMOG", "CSE and Missing Operational Group"): "CMOG CSE and Missing Operational Group",
     }
+
+
+def test_a_glossary_term_of_an_acronym_and_a_word_keeps_the_word_out_of_its_long_form():
+    # "MASE Meeting  Multi Agency Sexual Exploitation Meeting": the term is "MASE Meeting", so the long form is not
+    # "Meeting Multi Agency ..."; the quote is the glossary line, and the report's other spelling is the same entry.
+    pages = [Page(2, "Glossary\nMASE Meeting Multi Agency Sexual Exploitation Meeting\nCSE Child Sexual Exploitation"),
+             Page(9, "Cases go to Multi-Agency Sexual Exploitation Meetings (MASE) each month.")]
+    found = quotes(pages)
+    assert found == {("MASE", "Multi Agency Sexual Exploitation Meeting"):
+                     "MASE Meeting Multi Agency Sexual Exploitation Meeting",
+                     ("CSE", "Child Sexual Exploitation"): "CSE Child Sexual Exploitation"}
+    # a long form that only starts with a word of its own is left whole
+    found = quotes([Page(1, "Glossary\nDO Department Of Open Department\nCSE Child Sexual Exploitation")])
+    assert ("DO", "Department Of Open Department") in found
