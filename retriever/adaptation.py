@@ -6,7 +6,7 @@ sentence-transformers calls MultipleNegativesRankingLoss), each batch drawn from
 batch pooled), and a chunk that holds the window word for word (an overlapping neighbour) not counted as a wrong
 answer. One pass over a fixed
 number of pairs, so the cost does not grow with the corpus. Against the packaged model, over eight held-out
-question sets at the same search weights (README, "Measured"): recall@5 0.754 -> 0.830, MRR@10 0.629 -> 0.681.
+question sets at the same search weights (docs/experiments.md): recall@5 0.754 -> 0.830, MRR@10 0.629 -> 0.681.
 
 The adapted model is named by what made it (base model, recipe, the pairs' text), so the same reports and
 recipe give the same name and an index rebuilt over them reuses it rather than training again.
@@ -43,8 +43,8 @@ class ClozePair:
 
 @dataclass(frozen=True)
 class AdaptationRecipe:
-    """How the model is adapted: the first settings tried but for the learning rate and the batches (README,
-    "Measured")."""
+    """How the model is adapted: the first settings tried but for the learning rate and the batches
+    (docs/experiments.md)."""
 
     pairs: int = 1600  # window/chunk pairs trained on, drawn at random (seeded) from all of them
     batch_size: int = 32
@@ -57,7 +57,7 @@ class AdaptationRecipe:
     # (harder to tell apart than another report's), reports too small for a batch pooled; "report-unpooled": as
     # RECIPE_VERSION 2, a small report's pairs a batch of their own; "mixed": batches as drawn (as before
     # RECIPE_VERSION 2, which also stopped counting a chunk holding the window as a wrong answer). Batches of one
-    # report were kept by a rule written before its test (README, "Measured"): on a twelfth held-out set span
+    # report were kept by a rule written before its test (docs/experiments.md): on a twelfth held-out set span
     # accuracy 0.771 -> 0.800 at recall@5 0.833 -> 0.833 and MRR@10 0.729 -> 0.738.
     batches: str = "report"
 
