@@ -100,7 +100,7 @@ def _spelling_key(expansion: str) -> str:
 _ACRONYM_IN_LINE = re.compile(rf"\s({_ACRONYM})\s+(?=[A-Z])")
 
 
-def _without_term_words(term: str, expansion: str) -> tuple[str, str]:
+def _without_term_words(term: str, expansion: str) -> str:
     """A glossary term of an acronym and a word or two ("MASE Meeting  Multi Agency Sexual Exploitation Meeting")
     is read by the line's pattern as the acronym alone, the words starting its long form: the long form starts after
     them when it ends with the same words and what follows them still spells the acronym."""
@@ -109,15 +109,16 @@ def _without_term_words(term: str, expansion: str) -> tuple[str, str]:
         head, rest = words[:k], words[k:]
         if (len(rest) > k and rest[-k:] == head and all(w[:1].isupper() and not _is_acronym(w) for w in head)
                 and _initials_match(term, " ".join(rest))):
-            return term, expansion[re.search(r"\S+\s+" * k, expansion).end():]
-    return term, expansion
+            return expansion[re.search(r"\S+\s+" * k, expansion).end():]
+    return expansion
 
 
 def _glossary_entries(m: re.Match) -> list[tuple[str, str, int, int]]:
     """(term, long form, start, end in the line) of a glossary line, two if a two-column glossary ran two entries
     into one line ("NSPCC National Society for the Prevention of Cruelty to Children ISVA Intimate Sexual Violence
     Advisor"): an acronym inside the long form whose following words spell it starts a second entry."""
-    term, expansion = _without_term_words(m.group(1), m.group(2))
+    term = m.group(1)
+    expansion = _without_term_words(term, m.group(2))
     for inner in _ACRONYM_IN_LINE.finditer(expansion):
         second, rest = inner.group(1), expansion[inner.end():]
         if _is_acronym(second) and _initials_match(second, rest):
