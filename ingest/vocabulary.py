@@ -144,8 +144,8 @@ def _sentence_around(text: str, start: int, end: int) -> tuple[int, int]:
 def find_terms(pages: list[Page]) -> list[Term]:
     """Every acronym definition in a document: the first of each term and long form (however spelt,
     `_spelling_key`), a sentence rather than a line of the contents."""
-    found: dict[tuple[str, str], Term] = {}
-    listed: set[tuple[str, str]] = set()  # terms whose only definition so far is a line of contents
+    # each term and long form's definition, and whether it is a line of contents
+    found: dict[tuple[str, str], tuple[Term, bool]] = {}
 
     def add(term: str, expansion: str, page: Page, start: int, end: int) -> None:
         expansion = re.sub(r"\s+", " ", expansion).strip(" ,;:-–")
@@ -154,16 +154,13 @@ def find_terms(pages: list[Page]) -> list[Term]:
         key = (term, _spelling_key(expansion))
         # A contents line ("3.2 Birmingham Safeguarding Children Board (BSCB) 40") names a term first; the
         # glossary quotes the first sentence that defines it instead, if the report has one.
-        if key in found and key not in listed:
+        kept = found.get(key)
+        if kept is not None and not kept[1]:
             return
         in_contents = bool(_CONTENTS_LINE.match(page.text[slice(*_line_bounds(page.text, start, end))]))
-        if key in found and in_contents:
+        if kept is not None and in_contents:
             return
-        found[key] = Term(term, expansion, page.number, start, end)
-        if in_contents:
-            listed.add(key)
-        else:
-            listed.discard(key)
+        found[key] = (Term(term, expansion, page.number, start, end), in_contents)
 
     for page in pages:
         text = page.text
@@ -199,4 +196,4 @@ def find_terms(pages: list[Page]) -> list[Term]:
             if _is_acronym(acronym) and _initials_match(acronym, inside):
                 s, e = _sentence_around(text, m.start(), m.end())
                 add(acronym, inside, page, s, e)
-    return list(found.values())
+    return [term for term, _ in found.values()]
