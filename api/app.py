@@ -31,6 +31,7 @@ from api.middleware import ApiKeyMiddleware, ErrorMiddleware, LimitsMiddleware, 
 from api.pages import DEFAULT_WIDTH, MAX_WIDTH, MIN_WIDTH, CorpusFiles, PageRenderer, PageUnavailable, media_type
 from retriever.search import Searcher, SearchResult, UnknownFilter
 from retriever.settings import Settings
+from retriever.spelling import english_words
 from retriever.store import DocumentRecord, IndexUnavailable
 
 log = logging.getLogger("onrecord.api")
@@ -114,6 +115,7 @@ def create_app(settings: Settings | None = None, encoder=None, *, reload_interva
         await run_in_threadpool(holder.refresh)
         if holder.build is not None:  # load the model now, not on the first question
             await run_in_threadpool(holder.searcher().encoder.encode, ["warm up"])
+        await run_in_threadpool(english_words)  # and the spelling's word list
         app.state.files = CorpusFiles(settings.corpus_dir)
         app.state.renderer = PageRenderer()
         app.state.audit = AuditLog(settings.audit_log) if settings.audit_log else None
@@ -175,14 +177,14 @@ def create_app(settings: Settings | None = None, encoder=None, *, reload_interva
         return doc
 
     def run_search(request: Request, q: str, k: int, council: str | None, document: str | None,
-                   kind: str | None, infer: bool) -> dict:
+                   kind: str | None, infer: bool, correct: bool = True) -> dict:
         if not q.strip():
             raise HTTPException(422, "q is empty: ask a question")
         searcher = searcher_for(request)
         with index_errors(request):
             try:
                 result = searcher.search(q, k=k, council=council or None, document=document or None,
-                                         kind=kind or None, infer=infer)
+                                         kind=kind or None, infer=infer, correct=correct)
             except UnknownFilter as exc:
                 raise HTTPException(422, str(exc)) from None
         audit: AuditLog | None = request.app.state.audit
@@ -200,14 +202,16 @@ def create_app(settings: Settings | None = None, encoder=None, *, reload_interva
                    council: str | None = Query(None, description="council short or full name"),
                    document: str | None = Query(None, description="document id or file name"),
                    kind: str | None = Query(None, description='"decision": only recorded decisions'),
-                   infer: bool = Query(True, description="false: do not infer a council from the question")):
+                   infer: bool = Query(True, description="false: do not infer a council from the question"),
+                   correct: bool = Query(True, description="false: search words that look like slips as typed")):
         """Passages of the reports that answer the question, each cited by document and page."""
-        return run_search(request, q, k, council, document, kind, infer)
+        return run_search(request, q, k, council, document, kind, infer, correct)
 
     @app.post("/search", response_model=schemas.SearchResponse, responses=search_responses, tags=["search"])
     def search_post(request: Request, body: schemas.SearchRequest):
         """The same as GET /search, for long questions."""
-        return run_search(request, body.q, body.k, body.council, body.document, body.kind, body.infer)
+        return run_search(request, body.q, body.k, body.council, body.document, body.kind, body.infer,
+                          body.correct)
 
     @app.get("/documents", response_model=schemas.DocumentList, responses=schemas.ERRORS_503, tags=["documents"])
     def documents(request: Request):

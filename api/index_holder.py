@@ -112,6 +112,7 @@ class IndexHolder:
         previous = self._build
         if self._searcher is not None and self._searcher.encoder is not encoder:
             encoder.encode(["warm up"])  # load the new model before serving with it, not on a question
+        reader.report_words()  # read for spelling before serving, not on a question (~1 s at 30k chunks)
         self._searcher = calibrated_searcher(self.root, reader, encoder, log.warning, self.config)
         self._build = target
         self._error = None

@@ -48,6 +48,18 @@ class Expansion(BaseModel):
     expansion: str
 
 
+class Correction(BaseModel):
+    typed: str = Field(description="a word of the question that no report holds and that is not an English word")
+    suggested: str = Field(description="the word one edit away that the reports use most")
+
+
+class Spelling(BaseModel):
+    question: str = Field(description="the question with each correction made")
+    corrections: list[Correction]
+    searched: bool = Field(description="true: the passages answer this question, not the one typed "
+                                       "(correct=false searches the words as typed)")
+
+
 class SearchResponse(BaseModel):
     question: str
     answered: bool = Field(description="false when no passage answers with enough confidence")
@@ -55,6 +67,8 @@ class SearchResponse(BaseModel):
                                           "probability); below the calibrated threshold, answered is false")
     inferred: Inferred
     expansions: list[Expansion]
+    spelling: Spelling | None = Field(
+        description="the question as the reports spell it, when a word of it looks like a slip")
     passages: list[Passage]
 
 
@@ -65,6 +79,7 @@ class SearchRequest(BaseModel):
     document: str | None = Field(None, description="document id or file name")
     kind: str | None = Field(None, description='"decision" or null')
     infer: bool = True
+    correct: bool = Field(True, description="false: search words that look like slips as typed")
 
 
 class Document(BaseModel):

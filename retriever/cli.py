@@ -121,11 +121,16 @@ def cmd_ask(args, settings: Settings) -> int:
                                    lambda message: print(f"warning: {message}", file=sys.stderr))
     encoder.encode(["warm up"])  # time the search, not the one-off model load
     started = time.perf_counter()
-    answer = searcher.search(args.question, k=args.k, council=args.council, document=args.document)
+    answer = searcher.search(args.question, k=args.k, council=args.council, document=args.document,
+                             correct=not args.as_typed)
     elapsed = time.perf_counter() - started
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return 0
+    if answer.suggestion is not None and answer.suggestion_searched:
+        print(f"Showing passages for: {answer.suggestion.question} (--as-typed searches the question as typed)\n")
+    elif answer.suggestion is not None:
+        print(f"Did you mean: {answer.suggestion.question}\n")
     if not answer.answered:
         print("The reports do not appear to answer this question. Nearest passages (low confidence):\n")
     for passage in answer.passages:
@@ -146,6 +151,8 @@ def parser() -> argparse.ArgumentParser:
     ask.add_argument("--k", type=int, default=5, help="how many passages (1-50)")
     ask.add_argument("--council")
     ask.add_argument("--document", help="document id or file name")
+    ask.add_argument("--as-typed", action="store_true",
+                     help="search words that look like slips as typed, not as the reports spell them")
     ask.add_argument("--json", action="store_true", help="print the JSON search contract")
     ask.set_defaults(func=cmd_ask)
     return p

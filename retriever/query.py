@@ -16,6 +16,8 @@ _DEFINITION_QUESTION = re.compile(
     r"^\s*(?:what|who)\s+(?:is|are|was|were|does)\s+(?:an?\s+|the\s+)?(?P<subject>[^?]+?)"
     r"(?:\s+(?:mean|stand for|do))?\s*\??\s*$", re.IGNORECASE)
 _LETTER_RUN = re.compile(r"[a-z]+")
+# "what is a MASH?" and "what is a MASH" are one question: the marks that end it are not embedded.
+_CLOSING_MARKS = re.compile(r"[\s?!.]+$")
 _GENERIC_NAME_WORDS = {"council", "city", "of", "and", "metropolitan", "borough", "county", "district", "the"}
 
 
@@ -132,7 +134,8 @@ def plan_query(question: str, vocabulary: QueryVocabulary, infer: bool = True) -
                 lexical.append(word)
         if expansion.lower() not in question.lower():
             extra_dense.append(f"{term} ({expansion})")
-    dense_text = question if not extra_dense else f"{question} [{'; '.join(extra_dense[:3])}]"
+    asked = _CLOSING_MARKS.sub("", question) or question
+    dense_text = asked if not extra_dense else f"{asked} [{'; '.join(extra_dense[:3])}]"
     return QueryPlan(question=question, dense_text=dense_text, lexical_terms=tuple(lexical), council=council,
                      wants_decision=bool(_DECISION_WORDS.search(question)), expansions=tuple(expansions),
                      defines=definition_subjects(question, expansions))

@@ -60,7 +60,7 @@ def png_size(data: bytes) -> tuple[int, int]:
 
 
 def assert_search_contract(body: dict, k: int) -> None:
-    assert set(body) == {"question", "answered", "confidence", "inferred", "expansions", "passages"}
+    assert set(body) == {"question", "answered", "confidence", "inferred", "expansions", "spelling", "passages"}
     assert isinstance(body["answered"], bool) and isinstance(body["confidence"], float)
     assert set(body["inferred"]) == {"council"}
     assert 1 <= len(body["passages"]) <= k
@@ -127,6 +127,20 @@ def test_search_post_equals_get(client):
     assert posted.status_code == 200 and posted.json() == got
     top = got["passages"][0]
     assert top["document"]["id"] == "taxi" and top["answer_page"] == 3
+
+
+def test_a_slip_is_searched_as_the_reports_spell_it_unless_correct_is_false(client):
+    q = "Shropshrie licensing policy"
+    corrected = client.get("/search", params={"q": q, "k": 2}).json()
+    assert corrected["question"] == q
+    assert corrected["spelling"] == {"question": "Shropshire licensing policy", "searched": True,
+                                     "corrections": [{"typed": "shropshrie", "suggested": "shropshire"}]}
+    spelt = client.get("/search", params={"q": "Shropshire licensing policy", "k": 2}).json()
+    assert spelt["spelling"] is None and spelt["passages"] == corrected["passages"]
+    as_typed = client.get("/search", params={"q": q, "k": 2, "correct": "false"}).json()
+    assert as_typed["spelling"] == dict(corrected["spelling"], searched=False)
+    assert client.post("/search", json={"q": q, "k": 2, "correct": False}).json() == as_typed
+    assert client.get("/search", params={"q": q, "correct": "maybe"}).status_code == 422
 
 
 def test_search_filters(client):

@@ -94,3 +94,13 @@ def test_ingest_names_the_reports_added_replaced_and_removed(monkeypatch, tmp_pa
     assert cli.main(["ingest", str(corpus_dir)]) == 0
     out = capsys.readouterr().out
     assert "up to date" in out and "removed:" not in out and "replaced:" not in out
+
+
+def test_ask_says_when_it_searched_the_reports_spelling_and_as_typed_searches_the_slip(cli_env, capsys):
+    assert cli.main(["ask", "Shropshrie licensing policy", "--k", "1"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Showing passages for: Shropshire licensing policy (--as-typed searches the question")
+    assert cli.main(["ask", "Shropshrie licensing policy", "--k", "1", "--as-typed"]) == 0
+    assert capsys.readouterr().out.startswith("Did you mean: Shropshire licensing policy\n")
+    assert cli.main(["ask", "Shropshire licensing policy", "--k", "1"]) == 0
+    assert "Showing passages for" not in capsys.readouterr().out

@@ -73,3 +73,22 @@ def test_question_files_scored_together_must_not_repeat_an_id(tmp_path, capsys):
     assert exit_info.value.code == 2
     assert "question ids repeated across the files: ['q1']" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()  # refused before anything was searched or written
+
+
+def test_typos_give_one_slip_after_the_first_letter_to_a_word_the_reports_use():
+    import random
+
+    from eval.typos import slip, with_slips
+
+    rng = random.Random(0)
+    for _ in range(200):
+        slipped = slip("telford", rng)
+        assert slipped != "telford" and slipped[0] == "t" and abs(len(slipped) - 7) <= 1
+    questions = [QUESTION, Question("q2", "what is a MASH", "definition", None, ())]
+    pairs = with_slips(questions, {"telford": 3, "decide": 1}, random.Random(1))
+    assert len(pairs) == 1  # "MASH" is too short to slip
+    original, slipped_question, word, typed = pairs[0]
+    assert original is QUESTION and word in ("telford", "decide")
+    assert slipped_question.question == QUESTION.question.replace(
+        "Telford" if word == "telford" else word, typed, 1)
+    assert slipped_question.evidence == QUESTION.evidence

@@ -101,6 +101,8 @@ def test_the_api_holder_serves_each_build_with_its_own_model(tmp_path, corpus_di
     ingest([corpus_dir], root, models, adapt=True)
     searcher = holder.searcher()
     assert searcher.encoder.name == _manifest(root)["adapted_model"] == searcher.index.manifest["model"]
+    # the reports' words for spelling were read before the build was served, not on its first question
+    assert searcher.index._report_words is not None
     assert searcher.search("taxi licensing").passages
 
 

@@ -613,3 +613,49 @@ def test_lexical_mode_has_no_sentences_to_read_for_typed_coverage(searcher):
     signals = lexical.search(asked, k=10).signals
     assert "typed_coverage" not in signals
     assert signals["coverage"] == lexical.with_config(typed_coverage=False).search(asked, k=10).signals["coverage"]
+
+
+def test_a_question_is_the_same_question_with_or_without_its_closing_mark(searcher):
+    from retriever.query import plan_query, query_vocabulary
+
+    vocabulary = query_vocabulary([], [])
+    assert {plan_query(q, vocabulary).dense_text for q in ("what is a MASH", "what is a MASH?", "what is a MASH ?! ")} \
+        == {"what is a MASH"}
+    assert plan_query("?", vocabulary).dense_text == "?"  # nothing else to embed
+    embedded = []
+
+    class Recording:
+        name, dimension = searcher.encoder.name, searcher.encoder.dimension
+
+        def encode(self, texts):
+            embedded.extend(texts)
+            return searcher.encoder.encode(texts)
+
+    asking = Searcher(searcher.index, Recording(), searcher.config)
+    marked = asking.search("taxi licensing policy?", k=5).to_dict()
+    assert marked["question"] == "taxi licensing policy?" and embedded == ["taxi licensing policy"]
+
+
+def test_a_slip_is_searched_as_the_reports_spell_it_and_said(searcher):
+    typed = searcher.search("what did Shropshrie revise", k=3)
+    assert typed.suggestion is not None and typed.suggestion_searched
+    assert typed.suggestion.question == "what did Shropshire revise" and typed.question == "what did Shropshrie revise"
+    spelt = searcher.search("what did Shropshire revise", k=3)
+    assert spelt.suggestion is None and not spelt.suggestion_searched
+    assert [p.text for p in typed.passages] == [p.text for p in spelt.passages]
+    assert typed.confidence == spelt.confidence
+    assert typed.to_dict()["spelling"] == {"question": "what did Shropshire revise", "searched": True,
+                                           "corrections": [{"typed": "shropshrie", "suggested": "shropshire"}]}
+    assert spelt.to_dict()["spelling"] is None
+    # as typed: the slip is searched, and the correction still offered
+    as_typed = searcher.search("what did Shropshrie revise", k=3, correct=False)
+    assert as_typed.to_dict()["spelling"]["searched"] is False
+    unchecked = searcher.with_config(spelling=False).search("what did Shropshrie revise", k=3)
+    assert unchecked.suggestion is None
+    assert [p.text for p in as_typed.passages] == [p.text for p in unchecked.passages]
+    assert as_typed.confidence == unchecked.confidence != typed.confidence
+
+
+def test_words_the_reports_hold_or_english_spells_are_not_slips(searcher):
+    for question in ("taxi licensing policies in the borough", "counselling for kids", "what about vapes"):
+        assert searcher.search(question, k=1).suggestion is None

@@ -25,13 +25,14 @@ class FakeClient:
 
     def __init__(self, *, down: bool = False, search_error: ApiError | None = None, answered: bool = True,
                  passages: list | None = None, infer_council: str | None = None,
-                 expansions: list | None = None) -> None:
+                 expansions: list | None = None, spelling: dict | None = None) -> None:
         self.down = down
         self.search_error = search_error
         self.answered = answered
         self.passages = passages
         self.infer_council = infer_council
         self.expansions = expansions
+        self.spelling = spelling  # the API's correction, "searched" as the request's correct= says
         self.glossary_terms: list[dict] | None = None  # None: the fixtures' two terms
         self.document_list: list[dict] | None = None  # None: the fixtures' two reports
         self.calls: list[tuple[str, dict]] = []
@@ -40,15 +41,16 @@ class FakeClient:
         if self.down:
             raise ApiUnavailable("http://127.0.0.1:8000", "ConnectError")
 
-    def search(self, q, k=5, council=None, document=None, kind=None, infer=True):
+    def search(self, q, k=5, council=None, document=None, kind=None, infer=True, correct=True):
         self.calls.append(("search", {"q": q, "k": k, "council": council, "document": document,
-                                      "kind": kind, "infer": infer}))
+                                      "kind": kind, "infer": infer, "correct": correct}))
         self._check()
         if self.search_error:
             raise self.search_error
         inferred = self.infer_council if (infer and not council) else None
         return fx.search_response(q, answered=self.answered, inferred=inferred, expansions=self.expansions,
-                                  passages=self.passages)
+                                  passages=self.passages,
+                                  spelling=dict(self.spelling, searched=correct) if self.spelling else None)
 
     def documents(self):
         self.calls.append(("documents", {}))
@@ -110,7 +112,7 @@ def test_results_show_citation_first_then_highlighted_answer(fake):
     no_exception(at)
 
     assert fake.searches()[-1] == {"q": "What did Telford decide on taxi licensing?", "k": 5, "council": None,
-                                   "document": None, "kind": None, "infer": True}
+                                   "document": None, "kind": None, "infer": True, "correct": True}
     values = [m.value for m in at.markdown]
     cite = next(i for i, v in enumerate(values) if "or-cite" in v and "Tackling Child Sexual" in v)
     text = next(i for i, v in enumerate(values) if "or-passage" in v and "Decision Notice" in v)
@@ -154,6 +156,47 @@ def test_expansions_are_shown(fake):
     at = make_app().run()
     ask(at, "What is a MASH?")
     assert any("MASH = Multi-Agency Safeguarding Hub" in c.value for c in at.caption)
+
+
+def test_a_corrected_slip_is_shown_and_can_be_searched_as_typed(fake):
+    fake.spelling = {"question": "Operation Chalice <b>?", "corrections": [{"typed": "chalise", "suggested": "chalice"}]}
+    at = make_app().run()
+    ask(at, "Operation Chalise <b>?")
+    no_exception(at)
+    searches = lambda: [c[1] for c in fake.calls if c[0] == "search"]
+    assert searches()[-1]["q"] == "Operation Chalise <b>?" and searches()[-1]["correct"] is True
+    shown = [m.value for m in at.markdown if "or-spelling" in m.value]
+    assert shown == ['<div class="or-spelling">Showing passages for&#58; Operation <b>Chalice</b> &#60;b&#62;?</div>']
+
+    next(b for b in at.button if b.label == "Search as typed").click().run()
+    no_exception(at)
+    assert searches()[-1] == dict(searches()[-2], correct=False)
+    assert at.query_params["correct"] == "false"
+    shown = [m.value for m in at.markdown if "or-spelling" in m.value]
+    assert shown == ['<div class="or-spelling">Did you mean&#58; Operation <b>Chalice</b> &#60;b&#62;?</div>']
+
+    fake.spelling = None
+    next(b for b in at.button if b.label == "Search for this instead").click().run()
+    no_exception(at)
+    assert searches()[-1]["q"] == "Operation Chalice <b>?" and searches()[-1]["correct"] is True
+    assert at.text_input(key="q").value == "Operation Chalice <b>?"
+    assert not [m for m in at.markdown if "or-spelling" in m.value]
+
+
+def test_url_with_correct_false_searches_as_typed(fake):
+    at = make_app()
+    at.query_params["q"] = "Operation Chalise"
+    at.query_params["correct"] = "false"
+    at.run()
+    no_exception(at)
+    assert [c[1]["correct"] for c in fake.calls if c[0] == "search"] == [False]
+
+
+def test_no_slip_no_spelling_note(fake):
+    at = make_app().run()
+    ask(at, "taxi licensing")
+    assert not [m for m in at.markdown if "or-spelling" in m.value]
+    assert not [b for b in at.button if b.label in ("Search as typed", "Search for this instead")]
 
 
 # ---------------------------------------------------------------------------- abstention, errors
@@ -216,7 +259,7 @@ def test_filters_are_passed_to_the_api(fake):
     ask(at, "What did the review recommend?")
     no_exception(at)
     assert fake.searches()[-1] == {"q": "What did the review recommend?", "k": 3, "council": "Wolverhampton",
-                                   "document": "wolves-review", "kind": "decision", "infer": True}
+                                   "document": "wolves-review", "kind": "decision", "infer": True, "correct": True}
     # and the URL now reproduces the search
     assert at.query_params == {"q": "What did the review recommend?", "k": "3", "council": "Wolverhampton",
                                "document": "wolves-review", "kind": "decision"}
@@ -238,7 +281,7 @@ def test_url_query_params_prefill_and_run_the_search(fake):
     no_exception(at)
     assert fake.searches() == [{"q": "What did Telford decide on taxi licensing?", "k": 3,
                                 "council": "Telford & Wrekin", "document": None, "kind": "decision",
-                                "infer": True}]
+                                "infer": True, "correct": True}]
     assert at.text_input(key="q").value == "What did Telford decide on taxi licensing?"
     assert at.number_input(key="k").value == 3
     assert at.selectbox(key="council").value == "Telford & Wrekin"
@@ -362,7 +405,7 @@ def test_inferred_council_is_shown_and_clearing_it_searches_with_infer_false(fak
     at.button(key="clear_inferred").click().run()
     no_exception(at)
     assert fake.searches()[-1] == {"q": "What did Telford decide on taxi licensing?", "k": 5, "council": None,
-                                   "document": None, "kind": None, "infer": False}
+                                   "document": None, "kind": None, "infer": False, "correct": True}
     assert not any("inferred from your question" in i.value for i in at.info)
     assert at.query_params.get("infer") == "false"
 

@@ -137,7 +137,7 @@ def init_state_from_url() -> None:
         ss["view"] = view
     ss["_nonce"] = 0
     if ss["q"].strip():
-        start_search(infer=_truthy(qp.get("infer"), True))
+        start_search(infer=_truthy(qp.get("infer"), True), correct=_truthy(qp.get("correct"), True))
 
 
 def form_params() -> dict:
@@ -151,9 +151,9 @@ def form_params() -> dict:
     }
 
 
-def start_search(infer: bool = True) -> None:
+def start_search(infer: bool = True, correct: bool = True) -> None:
     ss = st.session_state
-    ss["_active"] = dict(form_params(), infer=bool(infer))
+    ss["_active"] = dict(form_params(), infer=bool(infer), correct=bool(correct))
     ss["_nonce"] = ss.get("_nonce", 0) + 1
     ss["_notice"] = None
 
@@ -168,6 +168,13 @@ def on_clear_inferred() -> None:
     active = st.session_state.get("_active")
     if active:
         st.session_state["_active"] = dict(active, infer=False)
+        st.session_state["_nonce"] = st.session_state.get("_nonce", 0) + 1
+
+
+def on_search_as_typed() -> None:
+    active = st.session_state.get("_active")
+    if active:
+        st.session_state["_active"] = dict(active, correct=False)
         st.session_state["_nonce"] = st.session_state.get("_nonce", 0) + 1
 
 
@@ -193,6 +200,8 @@ def sync_url() -> None:
             want["kind"] = active["kind"]
         if not active.get("infer", True):
             want["infer"] = "false"
+        if not active.get("correct", True):
+            want["correct"] = "false"
     view = ss.get("view")
     if view and view != "Ask":
         want["view"] = view.lower()
@@ -290,6 +299,17 @@ def render_result(client, result: dict) -> None:
     ss = st.session_state
     nonce = ss.get("_nonce", 0)
     passages = sorted(result.get("passages") or [], key=lambda p: p.get("rank", 0))
+    spelling = result.get("spelling")
+    if spelling and spelling.get("question"):
+        with st.container(horizontal=True, vertical_alignment="center", gap="medium"):
+            if spelling.get("searched"):
+                st.markdown(render.spelling_html("Showing passages for:", spelling), unsafe_allow_html=True)
+                st.button("Search as typed", key="as_typed",
+                          on_click=on_search_as_typed, icon=":material/undo:")
+            else:
+                st.markdown(render.spelling_html("Did you mean:", spelling), unsafe_allow_html=True)
+                st.button("Search for this instead", key="use_spelling", on_click=on_example,
+                          args=(spelling["question"],), icon=":material/spellcheck:")
     inferred = (result.get("inferred") or {}).get("council")
     if inferred:
         with st.container(border=False):

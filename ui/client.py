@@ -100,9 +100,9 @@ class OnRecordClient:
 
     # -- the contract -----------------------------------------------------
     def search(self, q: str, k: int = 5, council: str | None = None, document: str | None = None,
-               kind: str | None = None, infer: bool = True) -> dict:
+               kind: str | None = None, infer: bool = True, correct: bool = True) -> dict:
         body = {"q": q, "k": int(k), "council": council or None, "document": document or None,
-                "kind": kind or None, "infer": bool(infer)}
+                "kind": kind or None, "infer": bool(infer), "correct": bool(correct)}
         return self._json("POST", "/search", json=body)
 
     def documents(self) -> list[dict]:

@@ -119,6 +119,20 @@ def quote_html(quote: str) -> str:
     return f'<div class="or-quote">\u201c{escape_text(quote or "")}\u201d</div>'
 
 
+def spelling_html(lead: str, spelling: dict[str, Any] | None) -> str:
+    """'Did you mean: operation <b>chalice</b>' for the API's spelling correction, the corrected words in bold;
+    '' when there is none."""
+    question = (spelling or {}).get("question") or ""
+    if not question.strip():
+        return ""
+    corrected = {(c.get("suggested") or "").lower() for c in spelling.get("corrections") or []}
+    parts = []
+    for piece in re.split(r"([A-Za-z]+)", question):
+        escaped = escape_text(piece)
+        parts.append(f"<b>{escaped}</b>" if piece.lower() in corrected and piece else escaped)
+    return f'<div class="or-spelling">{escape_text(lead)} {"".join(parts)}</div>'
+
+
 def expansions_label(expansions: Iterable[dict[str, Any]] | None) -> str:
     """'MASH = Multi-Agency Safeguarding Hub; ...': one entry per term and meaning, variants
     differing only in case, hyphens or spacing shown once."""
