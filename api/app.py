@@ -75,7 +75,8 @@ def search_json(result: SearchResult) -> dict:
 
 
 class AuditLog:
-    """One JSON line per search (time, question, filters, cited document/page), only when switched on."""
+    """One JSON line per search (time, question, filters, cited document/page; the question searched when a slip
+    was corrected), only when switched on."""
 
     def __init__(self, path: FilePath):
         self.path = path
@@ -84,6 +85,7 @@ class AuditLog:
     def record(self, question: str, filters: dict, result: SearchResult) -> None:
         line = json.dumps({"time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
                            "question": question, **filters,
+                           **({"searched": result.suggestion.question} if result.suggestion_searched else {}),
                            "passages": [{"document": p.document.id, "page": p.answer_page} for p in result.passages]},
                           ensure_ascii=False)
         try:

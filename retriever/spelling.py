@@ -1,11 +1,12 @@
-"""Spelling suggestions for a question: "Operation Chalise" -> "Operation Chalice".
+"""Slips of the keyboard in a question: "Operation Chalise" -> "Operation Chalice".
 
-A word of the question is taken for a slip when no report holds it, in that form or another the search matches
-("kids" and "kid"), and it is not an English word; what is suggested is the word one edit away (a letter left out, added, changed, or two
-swapped) that the reports use most. The first letter is kept: slips there are rare, and allowing them
-turns everyday words into report words ("vapes" -> "rapes"). Search (retriever/search.py) searches the
-suggestion in the question's place and says so; a word the reports never use is also how a question they do
-not answer looks, so only a word one edit from theirs is changed, never one they may simply not use.
+A word of the question is taken for a slip when no report holds it, in that form or another the search
+matches ("kids" and "kid"), and it is not an English word; the correction is the word one edit away (a letter
+left out, added, changed, or two swapped) that the reports use most. The first letter is kept: slips there
+are rare, and allowing them turns everyday words into report words ("vapes" -> "rapes"). Search
+(retriever/search.py) searches the corrected question in the typed one's place and says so; a word the
+reports never use is also how a question they do not answer looks, so only a word one edit from theirs is
+changed, never one they may simply not use.
 """
 from __future__ import annotations
 

@@ -520,10 +520,12 @@ def test_questions_are_logged_only_to_the_audit_log(shared, tmp_path, caplog):
     audit = tmp_path / "audit.jsonl"
     with client_for(settings.model_copy(update={"audit_log": audit}), encoder) as c:
         body = c.get("/search", params={"q": "taxi licensing", "k": 2}).json()
-    record = json.loads(audit.read_text(encoding="utf-8").splitlines()[0])
-    assert record["question"] == "taxi licensing" and record["time"]
+        c.get("/search", params={"q": "Shropshrie policy", "k": 2})
+    record, corrected = (json.loads(line) for line in audit.read_text(encoding="utf-8").splitlines())
+    assert record["question"] == "taxi licensing" and record["time"] and "searched" not in record
     assert record["passages"] == [{"document": p["document"]["id"], "page": p["answer_page"]}
                                   for p in body["passages"]]
+    assert corrected["question"] == "Shropshrie policy" and corrected["searched"] == "Shropshire policy"
 
 
 # -- concurrency ---------------------------------------------------------------------------------
