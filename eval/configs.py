@@ -27,5 +27,8 @@ CONFIGS: dict[str, dict] = {
     "- typed coverage": {"typed_coverage": False},
     "- window answer spans": {"sentence_embeddings": False},
     "- abstention model (sum of signals)": {"abstention": "sum"},
+    # no question here has a slip: this row shows the correction costs them nothing (python -m eval.typos
+    # measures what it gives questions that have one)
+    "- spelling correction": {"spelling": False},
 }
 
