@@ -14,13 +14,13 @@ import random
 import re
 import sys
 from pathlib import Path
+from string import ascii_lowercase
 
 from eval.__main__ import in_process_searchers
 from eval.harness import run_questions, summarise
 from eval.questions import DEFAULT_QUESTIONS, HELD_OUT_QUESTIONS, Question, load_questions
 
 RESULTS = Path(__file__).resolve().parent / "results" / "typos.md"
-LETTERS = "abcdefghijklmnopqrstuvwxyz"
 METRICS = ("recall@5", "mrr@10", "span_accuracy", "abstention", "false_abstention")
 
 
@@ -34,9 +34,9 @@ def slip(word: str, rng: random.Random) -> str:
         elif kind == "swap" and i < len(word) - 1:
             slipped = word[:i] + word[i + 1] + word[i] + word[i + 2:]
         elif kind == "add":
-            slipped = word[:i] + rng.choice(LETTERS) + word[i:]
+            slipped = word[:i] + rng.choice(ascii_lowercase) + word[i:]
         else:
-            slipped = word[:i] + rng.choice(LETTERS.replace(word[i], "")) + word[i + 1:]
+            slipped = word[:i] + rng.choice(ascii_lowercase.replace(word[i], "")) + word[i + 1:]
         if slipped != word:
             return slipped
 

@@ -13,11 +13,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from string import ascii_lowercase
 from typing import Callable, Collection, Iterable
 
 from retriever.lexical import stem
 
-_LETTERS = "abcdefghijklmnopqrstuvwxyz"
 # a word as the search reads it: "Chalise's" is the word "chalise" (retriever/lexical.py, query_terms)
 _WORD = re.compile(r"(?P<word>[A-Za-z]+(?:['’](?![sS]\b)[A-Za-z]+)?)(?P<possessive>['’][sS]\b)?")
 MIN_LENGTH = 4  # shorter words have too many neighbours one edit away ("cse" -> "case", "use", ...)
@@ -55,8 +55,8 @@ def one_edit_away(word: str) -> set[str]:
     splits = [(word[:i], word[i:]) for i in range(1, len(word) + 1)]
     deletes = {a + b[1:] for a, b in splits if b}
     swaps = {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
-    replaces = {a + c + b[1:] for a, b in splits if b for c in _LETTERS}
-    inserts = {a + c + b for a, b in splits for c in _LETTERS}
+    replaces = {a + c + b[1:] for a, b in splits if b for c in ascii_lowercase}
+    inserts = {a + c + b for a, b in splits for c in ascii_lowercase}
     return (deletes | swaps | replaces | inserts) - {word}
 
 
