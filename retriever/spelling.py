@@ -16,7 +16,7 @@ from functools import lru_cache
 from string import ascii_lowercase
 from typing import Callable, Collection, Iterable
 
-from retriever.lexical import stem
+from retriever.lexical import APOSTROPHE_LESS_CONTRACTIONS, stem
 
 # a word as the search reads it: "Chalise's" is the word "chalise" (retriever/lexical.py, query_terms)
 _WORD = re.compile(r"(?P<word>[A-Za-z]+(?:['’](?![sS]\b)[A-Za-z]+)?)(?P<possessive>['’][sS]\b)?")
@@ -64,7 +64,9 @@ def suggest_corrections(words: list[str], report_words: Callable[[], ReportWords
                         english: Collection[str]) -> list[Correction]:
     """Corrections for the slips among a question's search words (lower case). report_words: the index's,
     asked for only when a word is long enough to be judged; english: the words of English spelt right."""
-    plain = [w for w in words if len(w) >= MIN_LENGTH and w.isalpha() and w.isascii()]
+    # "dont" is "don't" typed without its apostrophe, not a slip for "done"
+    plain = [w for w in words if len(w) >= MIN_LENGTH and w.isalpha() and w.isascii()
+             and w not in APOSTROPHE_LESS_CONTRACTIONS]
     if not plain:
         return []
     reports = report_words()

@@ -182,6 +182,9 @@ def test_the_frame_of_a_question_in_plain_speech_is_not_searched_for():
     assert query_terms("is Telford council going to set up its own local inquiry") == [
         "telford", "council", "set", "local", "inquiry"]
     assert query_terms("who checks whether it actually gets done") == ["checks", "done"]
+    # the same frame typed without apostrophes, as into a search box: "dont" is "don't", "thats" is "that's"
+    assert query_terms("why dont victims tell anyone whats happening") == ["victims", "happening"]
+    assert query_terms("thats what cant be shared") == ["shared"]
 
 
 def test_question_word_pairs_and_their_share():
