@@ -47,7 +47,7 @@ eval: index
 	$(BIN)/python -m eval
 
 # The held-out question sets (eval/holdout*_questions.jsonl; how each was used: eval/questions.py), each and then all
-# fifteen together; reports in eval/results/holdout*/
+# sixteen together; reports in eval/results/holdout*/
 HOLDOUT_SETS = holdout holdout2 holdout3 holdout4 holdout5 holdout6 holdout7 holdout8 holdout9 holdout10 holdout11 holdout12 holdout13 holdout14 holdout15 holdout16
 eval-holdout: index
 	for set in $(HOLDOUT_SETS); do \
