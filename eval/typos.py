@@ -1,9 +1,12 @@
-"""`python -m eval.typos`: the question sets again, each question with one slip of the keyboard.
+"""`python -m eval.typos`: the question sets again, each question with one slip of the keyboard, and each
+typed casually.
 
 In each question one word of five or more letters that the reports use is given one slip (a letter left out,
 added, changed, or two swapped; never the first, seeded), and every question is searched three ways: as
 written, with the slip searched as typed (correct=False), and with the slip as search corrects it (the
 default, retriever/spelling.py). Also counted: how often the correction gives back the word written.
+Then every question is searched as written and typed casually, as into a search box: in lower case, its
+apostrophes dropped ("whats a mash", "why dont victims tell anyone", "telfords cse team").
 Report: eval/results/typos.md.
 """
 from __future__ import annotations
@@ -56,6 +59,11 @@ def with_slips(questions: list[Question], report_words: dict[str, int],
     return slipped
 
 
+def casually(question: Question) -> Question:
+    """The question in lower case without its apostrophes."""
+    return dataclasses.replace(question, question=re.sub(r"['’]", "", question.question.lower()))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval.typos", description=__doc__)
     parser.add_argument("--questions", type=Path, nargs="+", default=[DEFAULT_QUESTIONS, *HELD_OUT_QUESTIONS])
@@ -88,6 +96,14 @@ def main(argv: list[str] | None = None) -> int:
                                           page_text))
         rows.append(f"| {name} | " + " | ".join(f"{summary[m]:.3f}" for m in METRICS) + " |")
         print(rows[-1], flush=True)
+    casual_rows = []
+    with_apostrophe = [q for q in questions if re.search(r"['’]", q.question)]
+    for group, qs in (("every question", questions), ("those with an apostrophe", with_apostrophe)):
+        for name, typed in (("as written", qs), ("lower case, no apostrophes", [casually(q) for q in qs])):
+            summary = summarise(run_questions(typed, lambda text: searcher.search(text, k=10).to_dict(), page_text))
+            casual_rows.append(f"| {group} ({len(qs)}) | {name} | "
+                               + " | ".join(f"{summary[m]:.3f}" for m in METRICS) + " |")
+            print(casual_rows[-1], flush=True)
     answerable = sum(q.answerable for q, *_ in slipped)
     report = "\n".join([
         "# Questions with a slip of the keyboard",
@@ -103,6 +119,15 @@ def main(argv: list[str] | None = None) -> int:
         "| questions | " + " | ".join(METRICS) + " |",
         "|---|" + "---|" * len(METRICS),
         *rows,
+        "",
+        "## Questions typed casually",
+        "",
+        "Every question as written, and in lower case with its apostrophes dropped (\"whats a mash\", \"why dont "
+        "victims tell anyone\", \"telfords cse team\").",
+        "",
+        "| questions | typed | " + " | ".join(METRICS) + " |",
+        "|---|---|" + "---|" * len(METRICS),
+        *casual_rows,
         "",
     ])
     args.out.parent.mkdir(parents=True, exist_ok=True)

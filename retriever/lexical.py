@@ -27,7 +27,7 @@ dont doesnt didnt isnt arent wasnt werent wont wouldnt cant couldnt shouldnt has
 thats whats theres heres hes shes whos
 """.split())
 APOSTROPHE_LESS_CONTRACTIONS = _APOSTROPHE_LESS_STOPWORDS | frozenset("""
-im ive youre youve youd youll weve theyre theyve theyd theyll shouldve wouldve couldve
+im ive youre youve youd youll weve theyre theyve theyd theyll whod whove shouldve wouldve couldve
 """.split())
 STOPWORDS |= _APOSTROPHE_LESS_STOPWORDS
 _POSSESSIVE = re.compile(r"'s\b")

@@ -47,8 +47,14 @@ def council_aliases(documents: list[DocumentRecord]) -> dict[str, str]:
 
 
 def infer_council(question: str, aliases: dict[str, str]) -> str | None:
-    named = {aliases[w] for w in re.findall(r"[a-z]+", question.lower()) if w in aliases}
+    named = {council for w in re.findall(r"[a-z]+", question.lower())
+             if (council := aliases.get(w) or _possessive_alias(w, aliases))}
     return next(iter(named)) if len(named) == 1 else None
+
+
+def _possessive_alias(word: str, aliases: dict[str, str]) -> str | None:
+    """The council of a possessive typed without its apostrophe ("telfords cse team")."""
+    return aliases.get(word[:-1]) if word.endswith("s") and len(word) > 3 else None
 
 
 @lru_cache(maxsize=16384)

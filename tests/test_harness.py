@@ -92,3 +92,11 @@ def test_typos_give_one_slip_after_the_first_letter_to_a_word_the_reports_use():
     assert slipped_question.question == QUESTION.question.replace(
         "Telford" if word == "telford" else word, typed, 1)
     assert slipped_question.evidence == QUESTION.evidence
+
+
+def test_a_question_typed_casually_is_in_lower_case_without_apostrophes():
+    from eval.typos import casually
+
+    typed = casually(Question("q3", "What's Telford’s MASH? Don't know", "definition", None, QUESTION.evidence))
+    assert typed.question == "whats telfords mash? dont know"
+    assert typed.id == "q3" and typed.evidence == QUESTION.evidence

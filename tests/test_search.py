@@ -326,6 +326,17 @@ def test_the_named_council_comes_first_then_the_others(searcher):
     assert sorted(p.score for p in plain.passages) == sorted(p.score for p in answer.passages)  # only the order
 
 
+def test_a_council_is_inferred_from_a_possessive_typed_without_its_apostrophe():
+    from retriever.query import infer_council
+
+    aliases = {"telford": "Telford & Wrekin", "wrekin": "Telford & Wrekin", "albans": "St Albans"}
+    assert infer_council("how many detectives are on telfords cse team", aliases) == "Telford & Wrekin"
+    assert infer_council("what did Telford's cabinet decide", aliases) == "Telford & Wrekin"
+    assert infer_council("st albans taxi licensing", aliases) == "St Albans"  # a name that ends in s stays whole
+    assert infer_council("telfords and st albans figures", aliases) is None  # two councils: neither
+    assert infer_council("how many cabs", aliases) is None
+
+
 def test_bm25_queries_leave_out_words_most_chunks_hold():
     from retriever.search import ranking_terms
 

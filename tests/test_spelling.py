@@ -43,7 +43,7 @@ def test_words_the_reports_hold_english_words_and_short_words_are_left_alone():
 
 def test_a_contraction_typed_without_its_apostrophe_is_not_a_slip():
     words = report_words(["the work was done", "I've seen it", "young people"])
-    assert suggest_corrections(["dont", "ive", "theyre", "thats"], lambda: words, ()) == []
+    assert suggest_corrections(["dont", "ive", "theyre", "thats", "whod"], lambda: words, ()) == []
     assert suggest_corrections(["dobe"], lambda: words, ()) == [Correction("dobe", "done")]  # a slip still is
 
 
