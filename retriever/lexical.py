@@ -19,9 +19,10 @@ go goes going gone get gets getting got actually really also
 # The last four lines: a question's frame in plain speech ("why don't victims tell anyone", "is Telford going
 # to", "who keeps an eye on whether ... actually ..."). Formal reports seldom use these words, so their IDF
 # ranks them above the words that carry the question.
-# Contractions typed without their apostrophe, as people type in a search box ("dont", "im", "thats"). Only the
-# forms that are no other English word: "ill", "id", "well", "were", "wed", "shell", "hell", "lets" are left out.
-# Those whose apostrophe form is a stop word ("don't"; "that's" is "that" once its "'s" goes) are stop words too.
+# Contractions typed without their apostrophe, as people type in a search box ("dont", "im", "thats"). Those that
+# spell an everyday word are left out ("ill", "id", "well", "were", "wed", "shell", "hell", "lets"); "cant" and
+# "wont" are in, as words they are rare. Those whose apostrophe form is a stop word ("don't"; "that's" is "that"
+# once its "'s" goes) are stop words too.
 _APOSTROPHE_LESS_STOPWORDS = frozenset("""
 dont doesnt didnt isnt arent wasnt werent wont wouldnt cant couldnt shouldnt hasnt havent hadnt mustnt neednt
 thats whats theres heres hes shes whos
