@@ -296,6 +296,10 @@ class Searcher:
         candidates = self._candidates(plan, vector, doc_ids, kind, depth, lexical)
         passages = self._passages(candidates, plan, vector, k)
         confidence, signals = self._confidence(candidates, searched)
+        if not plan.lexical_terms:
+            # no word to search ("what is it", "???"): nothing of it can be shown to be on the record; the
+            # abstention model, fitted on questions that all have words, would still trust the closest passage
+            confidence = 0.0
         # "What is X?" where a report defines X (its glossary, "Long Form (X)"): the reports answer it,
         # however few of the question's other words ("stand for") the passages hold.
         subjects = {d.lower() for d in plan.defines}
@@ -490,7 +494,8 @@ class Searcher:
         wanted = frozenset(stem(t) for t in terms)
 
         def share(held: set[str]) -> float:
-            return sum(w for t, w in weights.items() if stem(t) in held) / weight_sum if weight_sum else 1.0
+            # a question without a word to search ("what is it", "???") has nothing a passage could be shown to hold
+            return sum(w for t, w in weights.items() if stem(t) in held) / weight_sum if weight_sum else 0.0
 
         top = by_evidence[:self.config.coverage_depth]
         held_by, typed = [], []
