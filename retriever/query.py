@@ -34,7 +34,8 @@ class QueryPlan:
 
 
 def council_aliases(documents: list[DocumentRecord]) -> dict[str, str]:
-    """Words that name exactly one council in the index ('telford', 'wrekin', 'walsall', ...)."""
+    """Words and short forms that name exactly one council in the index ('telford', 'wrekin', 'twc', 't&w',
+    'walsall', ...)."""
     owners: dict[str, set[str]] = {}
     for doc in documents:
         if not doc.council:
@@ -43,12 +44,25 @@ def council_aliases(documents: list[DocumentRecord]) -> dict[str, str]:
             for word in re.findall(r"[a-z]+", name.lower()):
                 if word not in _GENERIC_NAME_WORDS and len(word) > 2:
                     owners.setdefault(word, set()).add(doc.council)
+            for short in _initialisms(name):
+                owners.setdefault(short, set()).add(doc.council)
     return {word: next(iter(c)) for word, c in owners.items() if len(c) == 1}
 
 
+def _initialisms(name: str) -> set[str]:
+    """A council's name by its initials, as officers write it ("TWC" and "T&W" in Telford's report, "BCC" in
+    Birmingham's): "Telford & Wrekin Council" -> twc, t&wc; "City of Wolverhampton Council" -> cwc, cowc;
+    "Telford & Wrekin" -> t&w. Fewer than three letters say too little ("wc"), unless joined by "&"."""
+    words = ["&" if w == "and" else w for w in re.findall(r"[a-z]+|&", name.lower())]
+    initials = {"".join(w[0] for w in words), "".join(w[0] for w in words if w not in ("&", "of", "the"))}
+    return {s for s in initials if len(s.replace("&", "")) >= (2 if "&" in s else 3) and s not in STOPWORDS}
+
+
 def infer_council(question: str, aliases: dict[str, str]) -> str | None:
-    named = {council for w in re.findall(r"[a-z]+", question.lower())
-             if (council := aliases.get(w) or _possessive_alias(w, aliases))}
+    lowered = question.lower()
+    # "T & W" is "t&w"; "Telford & Wrekin" still gives its two words
+    words = re.findall(r"[a-z]+", lowered) + re.findall(r"[a-z]+(?:&[a-z]+)+", re.sub(r"\s*&\s*", "&", lowered))
+    named = {council for w in words if (council := aliases.get(w) or _possessive_alias(w, aliases))}
     return next(iter(named)) if len(named) == 1 else None
 
 

@@ -212,6 +212,14 @@ def test_a_question_about_a_term_the_reports_define_is_answered(searcher):
     assert not strict.search("is the MASH open at weekends").answered  # names the term, asks something else
 
 
+@pytest.mark.parametrize("question", ["what is it", "???", "why?", "and then what"])
+def test_a_question_without_a_word_to_search_is_not_answered(searcher, question):
+    lenient = searcher.with_config(answer_threshold=1e-6)  # whatever the closest passage's score
+    result = lenient.search(question)
+    assert not result.answered and result.confidence == 0.0
+    assert lenient.search("how are taxi drivers licensed").answered
+
+
 def test_the_abstention_threshold_is_the_one_calibrated_for_the_index_model(searcher, monkeypatch):
     from retriever.abstention import AbstentionModel
     from retriever.encoder import MODEL_NAME
@@ -335,6 +343,25 @@ def test_a_council_is_inferred_from_a_possessive_typed_without_its_apostrophe():
     assert infer_council("st albans taxi licensing", aliases) == "St Albans"  # a name that ends in s stays whole
     assert infer_council("telfords and st albans figures", aliases) is None  # two councils: neither
     assert infer_council("how many cabs", aliases) is None
+
+
+def test_a_council_is_inferred_from_its_initials():
+    from retriever.query import council_aliases, infer_council
+    from retriever.store import DocumentRecord
+
+    def doc(council, full):
+        return DocumentRecord(council, f"{council}.pdf", "a report", council, full, "", None, "", 1, ())
+
+    aliases = council_aliases([doc("Telford & Wrekin", "Telford & Wrekin Council"),
+                               doc("Wolverhampton", "City of Wolverhampton Council"),
+                               doc("Birmingham", "Birmingham City Council"), doc("Walsall", "Walsall Council"),
+                               doc("Bath", "Bath City Council")])
+    assert infer_council("what did TWC decide on taxi licensing", aliases) == "Telford & Wrekin"
+    assert infer_council("T & W taxi policy", aliases) == infer_council("t&w's policy", aliases) == "Telford & Wrekin"
+    assert infer_council("CWC safeguarding board", aliases) == infer_council("cowc", aliases) == "Wolverhampton"
+    assert infer_council("Telford & Wrekin taxis", aliases) == "Telford & Wrekin"
+    assert "wc" not in aliases  # "Walsall Council": two letters say too little
+    assert "bcc" not in aliases and infer_council("BCC cse coordinator", aliases) is None  # Birmingham's or Bath's
 
 
 def test_bm25_queries_leave_out_words_most_chunks_hold():
