@@ -24,6 +24,7 @@ from eval.harness import run_questions, summarise
 from eval.questions import DEFAULT_QUESTIONS, HELD_OUT_QUESTIONS, Question, load_questions
 
 RESULTS = Path(__file__).resolve().parent / "results" / "typos.md"
+_APOSTROPHE = re.compile(r"['’]")
 METRICS = ("recall@5", "mrr@10", "span_accuracy", "abstention", "false_abstention")
 
 
@@ -61,7 +62,7 @@ def with_slips(questions: list[Question], report_words: dict[str, int],
 
 def casually(question: Question) -> Question:
     """The question in lower case without its apostrophes."""
-    return dataclasses.replace(question, question=re.sub(r"['’]", "", question.question.lower()))
+    return dataclasses.replace(question, question=_APOSTROPHE.sub("", question.question.lower()))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(f"| {name} | " + " | ".join(f"{summary[m]:.3f}" for m in METRICS) + " |")
         print(rows[-1], flush=True)
     casual_rows = []
-    with_apostrophe = [q for q in questions if re.search(r"['’]", q.question)]
+    with_apostrophe = [q for q in questions if _APOSTROPHE.search(q.question)]
     for group, qs in (("every question", questions), ("those with an apostrophe", with_apostrophe)):
         for name, typed in (("as written", qs), ("lower case, no apostrophes", [casually(q) for q in qs])):
             summary = summarise(run_questions(typed, lambda text: searcher.search(text, k=10).to_dict(), page_text))

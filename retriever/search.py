@@ -296,10 +296,6 @@ class Searcher:
         candidates = self._candidates(plan, vector, doc_ids, kind, depth, lexical)
         passages = self._passages(candidates, plan, vector, k)
         confidence, signals = self._confidence(candidates, searched)
-        if not plan.lexical_terms:
-            # no word to search ("what is it", "???"): nothing of it can be shown to be on the record; the
-            # abstention model, fitted on questions that all have words, would still trust the closest passage
-            confidence = 0.0
         # "What is X?" where a report defines X (its glossary, "Long Form (X)"): the reports answer it,
         # however few of the question's other words ("stand for") the passages hold.
         subjects = {d.lower() for d in plan.defines}
@@ -485,17 +481,20 @@ class Searcher:
         terms = query_terms(question)
         counts = self.index.term_counts(terms)
         weights = {t: idf(count, self.index.chunk_count) for t, count in counts.items()}
-        weight_sum = sum(weights.values())
+        weight_sum = sum(weights.values())  # > 0 for a question with a word: every IDF is
+        if not weight_sum:
+            # no word to search ("what is it", "???"): nothing of it can be shown to be on the record; the
+            # abstention model, fitted on questions that all have words, would still trust the closest passage
+            return 0.0, {"dense": best.dense, "coverage": 0.0, "unknown_share": 0.0}
         # a question about something the reports never mention often has words no chunk holds at all
-        unknown_share = sum(w for t, w in weights.items() if not counts[t]) / weight_sum if weight_sum else 0.0
+        unknown_share = sum(w for t, w in weights.items() if not counts[t]) / weight_sum
         # Held by a top passage: the same word matching as ranking (a term no chunk's text holds is held by no
         # text, whatever its stem), and the same council context: a passage of Walsall's report holds "Walsall".
         in_text = frozenset(stem(t) for t in terms if counts[t])
         wanted = frozenset(stem(t) for t in terms)
 
         def share(held: set[str]) -> float:
-            # a question without a word to search ("what is it", "???") has nothing a passage could be shown to hold
-            return sum(w for t, w in weights.items() if stem(t) in held) / weight_sum if weight_sum else 0.0
+            return sum(w for t, w in weights.items() if stem(t) in held) / weight_sum
 
         top = by_evidence[:self.config.coverage_depth]
         held_by, typed = [], []
