@@ -69,6 +69,9 @@ class SearchResponse(BaseModel):
     expansions: list[Expansion]
     spelling: Spelling | None = Field(
         description="the question as the reports spell it, when a word of it looks like a slip")
+    words: list[str] = Field(description="the question's words searched for, lower-cased, stop words left out; "
+                                         "empty: the question names nothing to look for")
+    missing_words: list[str] = Field(description="those of `words` that no report holds in any form search matches")
     passages: list[Passage]
 
 

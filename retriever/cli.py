@@ -131,6 +131,11 @@ def cmd_ask(args, settings: Settings) -> int:
         print(f"Showing passages for: {answer.suggestion.question} (--as-typed searches the question as typed)\n")
     elif answer.suggestion is not None:
         print(f"Did you mean: {answer.suggestion.question}\n")
+    if not answer.words:
+        print("The question names nothing to look for: words such as \"what\", \"is\" and \"it\" are not searched.")
+        return 0
+    if answer.missing_words:
+        print("Not in any report: " + ", ".join(f'"{w}"' for w in answer.missing_words) + "\n")
     if not answer.answered:
         print("The reports do not appear to answer this question. Nearest passages (low confidence):\n")
     for passage in answer.passages:

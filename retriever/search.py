@@ -192,6 +192,10 @@ class SearchResult:
     # searched in its place unless search was asked not to (correct=False), and said either way
     suggestion: Suggestion | None = None
     suggestion_searched: bool = False
+    # the words of the question searched (stop words left out), and those no report holds in any form search
+    # matches: shown so a person sees why the reports may not answer ("Not in any report: injunctions")
+    words: tuple[str, ...] = ()
+    missing_words: tuple[str, ...] = ()
 
     @property
     def question(self) -> str:
@@ -211,7 +215,9 @@ class SearchResult:
                 "inferred": {"council": self.inferred_council},
                 "expansions": [{"term": t, "expansion": e} for t, e in self.expansions],
                 "spelling": ({**self.suggestion.to_dict(), "searched": self.suggestion_searched}
-                             if self.suggestion else None)}
+                             if self.suggestion else None),
+                "words": list(self.words),
+                "missing_words": list(self.missing_words)}
 
 
 class Searcher:
@@ -295,14 +301,17 @@ class Searcher:
         lexical = self._lexical(plan, depth, doc_ids) if cfg.mode != "dense" else []
         candidates = self._candidates(plan, vector, doc_ids, kind, depth, lexical)
         passages = self._passages(candidates, plan, vector, k)
-        confidence, signals = self._confidence(candidates, searched)
+        terms = query_terms(searched)
+        counts = self.index.term_counts(terms)
+        confidence, signals = self._confidence(candidates, searched, counts)
         # "What is X?" where a report defines X (its glossary, "Long Form (X)"): the reports answer it,
         # however few of the question's other words ("stand for") the passages hold.
         subjects = {d.lower() for d in plan.defines}
         defined = any(term.lower() in subjects for term, _ in plan.expansions)
         answered = bool(candidates) and (cfg.mode == "lexical" or defined or confidence >= self.answer_threshold)
         return SearchResult(Answer(question=question, answered=answered, passages=tuple(passages)),
-                            plan.council, plan.expansions, confidence, signals, suggestion, corrected)
+                            plan.council, plan.expansions, confidence, signals, suggestion, corrected,
+                            words=tuple(terms), missing_words=tuple(t for t in terms if not counts[t]))
 
     def spelling_suggestion(self, question: str) -> Suggestion | None:
         """The question as the reports would spell it, when a word of it looks like a slip (retriever/spelling.py)."""
@@ -466,7 +475,8 @@ class Searcher:
         total = self.index.chunk_count
         return {stem(t): idf(count, total) for t, count in self.index.term_counts(terms).items()}
 
-    def _confidence(self, candidates: list[_Candidate], question: str) -> tuple[float, dict]:
+    def _confidence(self, candidates: list[_Candidate], question: str,
+                    counts: dict[str, int]) -> tuple[float, dict]:
         """How sure we are that the reports answer: the best passage's closeness to the question, plus
         how much of the question's rarer words one of the top passages holds (a question about something
         the reports never mention keeps a distinctive word that no top passage has); for a "how many" or
@@ -478,8 +488,7 @@ class Searcher:
         # the passages closest in words and meaning, before bonuses for kinds of passage and the council's order
         by_evidence = sorted(candidates, key=lambda c: -c.evidence)
         best = by_evidence[0]
-        terms = query_terms(question)
-        counts = self.index.term_counts(terms)
+        terms = list(counts)  # the question's words (query_terms), each with how many chunks hold it
         weights = {t: idf(count, self.index.chunk_count) for t, count in counts.items()}
         weight_sum = sum(weights.values())  # > 0 for a question with a word: every IDF is
         if not weight_sum:

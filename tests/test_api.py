@@ -60,7 +60,9 @@ def png_size(data: bytes) -> tuple[int, int]:
 
 
 def assert_search_contract(body: dict, k: int) -> None:
-    assert set(body) == {"question", "answered", "confidence", "inferred", "expansions", "spelling", "passages"}
+    assert set(body) == {"question", "answered", "confidence", "inferred", "expansions", "spelling", "words",
+                         "missing_words", "passages"}
+    assert set(body["missing_words"]) <= set(body["words"])
     assert isinstance(body["answered"], bool) and isinstance(body["confidence"], float)
     assert set(body["inferred"]) == {"council"}
     assert 1 <= len(body["passages"]) <= k
@@ -141,6 +143,16 @@ def test_a_slip_is_searched_as_the_reports_spell_it_unless_correct_is_false(clie
     assert as_typed["spelling"] == dict(corrected["spelling"], searched=False)
     assert client.post("/search", json={"q": q, "k": 2, "correct": False}).json() == as_typed
     assert client.get("/search", params={"q": q, "correct": "maybe"}).status_code == 422
+
+
+def test_the_response_names_the_words_searched_and_those_no_report_holds(client):
+    body = client.get("/search", params={"q": "Shropshire licensing for zeppelins", "k": 2}).json()
+    assert body["words"] == ["shropshire", "licensing", "zeppelins"] and body["missing_words"] == ["zeppelins"]
+    assert client.get("/search", params={"q": "Shropshrie licensing"}).json()["missing_words"] == []
+    as_typed = client.get("/search", params={"q": "Shropshrie licensing", "correct": "false"}).json()
+    assert as_typed["missing_words"] == ["shropshrie"]
+    nothing = client.post("/search", json={"q": "what is it?"}).json()
+    assert nothing["words"] == [] and nothing["missing_words"] == [] and nothing["answered"] is False
 
 
 def test_search_filters(client):

@@ -104,3 +104,13 @@ def test_ask_says_when_it_searched_the_reports_spelling_and_as_typed_searches_th
     assert capsys.readouterr().out.startswith("Did you mean: Shropshire licensing policy\n")
     assert cli.main(["ask", "Shropshire licensing policy", "--k", "1"]) == 0
     assert "Showing passages for" not in capsys.readouterr().out
+
+
+def test_ask_names_the_words_no_report_holds_and_a_question_with_none_to_search(cli_env, capsys):
+    assert cli.main(["ask", "taxi licensing for zeppelins", "--k", "1"]) == 0
+    assert capsys.readouterr().out.startswith('Not in any report: "zeppelins"\n')
+    assert cli.main(["ask", "taxi licensing", "--k", "1"]) == 0
+    assert "Not in any report" not in capsys.readouterr().out
+    assert cli.main(["ask", "what is it?"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("The question names nothing to look for") and ">>> " not in out

@@ -300,6 +300,23 @@ def test_words_no_report_uses_count_against_an_answer(searcher):
     assert searcher.search("zeppelins", k=10).signals["unknown_share"] == pytest.approx(1.0)
 
 
+def test_the_result_names_the_words_searched_and_those_no_report_holds(searcher):
+    result = searcher.search("How are zeppelins and taxi drivers licensed?")
+    assert result.words == ("zeppelins", "taxi", "drivers", "licensed")
+    assert result.missing_words == ("zeppelins",)  # "drivers", "licensed": held in another form search matches
+    assert result.to_dict()["missing_words"] == ["zeppelins"]
+    assert searcher.search("taxi licensing").missing_words == ()
+    nothing = searcher.search("what is it?")
+    assert nothing.words == () and nothing.missing_words == () and not nothing.answered
+
+
+def test_the_words_searched_are_the_corrected_question_unless_asked_for_as_typed(searcher):
+    corrected = searcher.search("taxi licensinq")
+    assert corrected.suggestion is not None and corrected.suggestion_searched
+    assert corrected.missing_words == () and "licensing" in corrected.words
+    assert "licensinq" in searcher.search("taxi licensinq", correct=False).missing_words
+
+
 def test_an_unknown_abstention_rule_is_refused():
     from retriever.search import SearchConfig
 

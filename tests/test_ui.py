@@ -33,6 +33,8 @@ class FakeClient:
         self.infer_council = infer_council
         self.expansions = expansions
         self.spelling = spelling  # the API's correction, "searched" as the request's correct= says
+        self.words: list | None = None  # None: the question's words as typed
+        self.missing_words: list | None = None
         self.glossary_terms: list[dict] | None = None  # None: the fixtures' two terms
         self.document_list: list[dict] | None = None  # None: the fixtures' two reports
         self.calls: list[tuple[str, dict]] = []
@@ -50,7 +52,8 @@ class FakeClient:
         inferred = self.infer_council if (infer and not council) else None
         return fx.search_response(q, answered=self.answered, inferred=inferred, expansions=self.expansions,
                                   passages=self.passages,
-                                  spelling=dict(self.spelling, searched=correct) if self.spelling else None)
+                                  spelling=dict(self.spelling, searched=correct) if self.spelling else None,
+                                  words=self.words, missing_words=self.missing_words)
 
     def documents(self):
         self.calls.append(("documents", {}))
@@ -213,6 +216,27 @@ def test_abstention_says_so_and_folds_nearest_passages_as_low_confidence(fake):
     # the passages are inside the expander, not on the page itself
     inside = "\n".join(m.value for m in exp.markdown)
     assert "or-passage" in inside
+
+
+def test_words_no_report_holds_are_named(fake):
+    fake.missing_words = ["zeppelins"]
+    at = make_app().run()
+    ask(at, "taxi licensing for zeppelins")
+    no_exception(at)
+    assert [c.value for c in at.caption if "Not in any report" in c.value] == ['Not in any report: "zeppelins"']
+    fake.missing_words = None
+    ask(at, "taxi licensing")
+    assert not [c for c in at.caption if "Not in any report" in c.value]
+
+
+def test_a_question_with_nothing_to_look_for_says_so_and_shows_no_passages(fake):
+    fake.answered, fake.words = False, []
+    at = make_app().run()
+    ask(at, "what is it?")
+    no_exception(at)
+    assert any("names nothing to look for" in w.value for w in at.warning)
+    assert not any("do not appear to answer" in w.value for w in at.warning)
+    assert not at.expander and not [m for m in at.markdown if "or-passage" in m.value]
 
 
 def test_no_passages_is_a_clear_state(fake):

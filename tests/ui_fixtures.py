@@ -39,13 +39,15 @@ def passage(rank: int, doc: dict, text: str, answer: str, page_start: int, page_
 
 def search_response(question: str, *, answered: bool = True, inferred: str | None = None,
                     expansions: list | None = None, passages: list | None = None,
-                    spelling: dict | None = None) -> dict:
+                    spelling: dict | None = None, words: list | None = None,
+                    missing_words: list | None = None) -> dict:
     if passages is None:
         passages = [passage(1, TELFORD, TAXI_TEXT, TAXI_ANSWER, 12, kind="decision",
                             also=[{"page_start": 40, "page_end": 41}]),
                     passage(2, TELFORD, MASH_TEXT, MASH_ANSWER, 30, 31)]
     return {"question": question, "answered": answered, "confidence": 0.82 if answered else 0.12,
             "inferred": {"council": inferred}, "expansions": expansions or [], "spelling": spelling,
+            "words": question.lower().split() if words is None else words, "missing_words": missing_words or [],
             "passages": passages}
 
 

@@ -319,6 +319,15 @@ def render_result(client, result: dict) -> None:
     expansions = render.expansions_label(result.get("expansions"))
     if expansions:
         st.caption(f"Also searched for: {expansions}")
+    if result.get("words") == []:
+        # "what is it", "???": search leaves out words such as these, so nothing is left to look for
+        st.warning("Your question names nothing to look for in the reports: words such as \"what\", \"is\" "
+                   "and \"it\" are not searched. Say what you are asking about, for example \"What is a MASH?\"",
+                   icon=":material/help:")
+        return
+    missing = render.missing_words_label(result.get("missing_words"))
+    if missing:
+        st.caption(missing)
 
     if not passages:
         st.info("No passages found. Try other words, or remove the filters.", icon=":material/search_off:")

@@ -133,6 +133,12 @@ def spelling_html(lead: str, spelling: dict[str, Any] | None) -> str:
     return f'<div class="or-spelling">{escape_text(lead)} {"".join(parts)}</div>'
 
 
+def missing_words_label(words: Iterable[str] | None) -> str:
+    """'Not in any report: "kids", "brum"': the question's words no report holds; '' when there are none."""
+    shown = [w.strip() for w in words or [] if w and w.strip()]
+    return "Not in any report: " + ", ".join(f'"{w}"' for w in shown) if shown else ""
+
+
 def expansions_label(expansions: Iterable[dict[str, Any]] | None) -> str:
     """'MASH = Multi-Agency Safeguarding Hub; ...': one entry per term and meaning, variants
     differing only in case, hyphens or spacing shown once."""
