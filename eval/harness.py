@@ -90,7 +90,9 @@ def _mean(values) -> float | None:
 def _ndcg(result: QuestionResult) -> float:
     gains = [1.0 if r in result.matching_ranks else 0.0 for r in range(1, DEPTH + 1)]
     dcg = sum(g / math.log2(i + 2) for i, g in enumerate(gains))
-    ideal_hits = min(DEPTH, max(1, len(result.question.evidence)))
+    # the relevant passages known: one per evidence quote, or more where several passages hold a quote (chunks
+    # overlap, a report repeats a paragraph); the ideal list ranks them all first, so nDCG is at most 1
+    ideal_hits = min(DEPTH, max(1, len(result.question.evidence), int(sum(gains))))
     idcg = sum(1.0 / math.log2(i + 2) for i in range(ideal_hits))
     return dcg / idcg
 

@@ -1,4 +1,5 @@
 import json
+import math
 
 import pytest
 
@@ -38,6 +39,16 @@ def test_summary_counts_recall_and_false_abstention():
     result = score_response(QUESTION, {**response(2), "answered": False}, 0.01)
     summary = summarise([result])
     assert summary["recall@1"] == 1.0 and summary["false_abstention"] == 1.0
+
+
+def test_ndcg_is_at_most_one_when_several_passages_hold_one_quote():
+    one = response(2)
+    held_twice = {**one, "passages": [one["passages"][0], {**one["passages"][0], "rank": 2}]}
+    assert summarise([score_response(QUESTION, held_twice, 0.01)])["ndcg@10"] == pytest.approx(1.0)
+    other = {**one["passages"][0], "rank": 1, "text": "Something else.", "answer": "Something else.",
+             "answer_end": len("Something else.")}
+    second = {**one, "passages": [other, {**one["passages"][0], "rank": 2}]}
+    assert summarise([score_response(QUESTION, second, 0.01)])["ndcg@10"] == pytest.approx(1 / math.log2(3))
 
 
 def test_the_abstention_curve_steps_through_each_unanswerable_question():
