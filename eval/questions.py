@@ -32,9 +32,10 @@ DEFAULT_QUESTIONS = Path(__file__).resolve().parent / "questions.jsonl"
 # session after, was measured first with the code as it stood, no candidate riding on it, and then joined them; the
 # sixteenth, written in the session after, was measured first with the code as it stood, decided by a rule written
 # before it existed one candidate that qualified on the sets before it (not adopted), and then joined them; the
-# seventeenth, written next, the same for another candidate (not adopted).
-# holdout_questions.jsonl, holdout2_questions.jsonl, ... holdout17_questions.jsonl, in the order they were written
-HELD_OUT_QUESTIONS = tuple(DEFAULT_QUESTIONS.parent / f"holdout{n}_questions.jsonl" for n in ("", *range(2, 18)))
+# seventeenth, written next, the same for another candidate (not adopted); the eighteenth, written in the session
+# after, was measured first with the code as it stood, no candidate riding on it.
+# holdout_questions.jsonl, holdout2_questions.jsonl, ... holdout18_questions.jsonl, in the order they were written
+HELD_OUT_QUESTIONS = tuple(DEFAULT_QUESTIONS.parent / f"holdout{n}_questions.jsonl" for n in ("", *range(2, 19)))
 
 
 @dataclass(frozen=True)
