@@ -198,6 +198,7 @@ class IndexReader:
         self._chunk_cache: OrderedDict[int, ChunkRecord] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._report_words: ReportWords | None = None
+        self._report_words_lock = threading.Lock()  # its own: reading the words must not hold up the chunk cache
         try:
             self.vectors = load_vector_index(build / VECTORS_FILE)
             self.window_vectors = load_vector_index(build / WINDOW_VECTORS_FILE)
@@ -324,8 +325,10 @@ class IndexReader:
         """Every word of the chunks (text and heading), with how many chunks hold it, for spelling suggestions:
         read on first use (~40 ms for 1,400 chunks) and kept, as a build never changes."""
         if self._report_words is None:
-            rows = self._conn().execute("SELECT heading || char(10) || text FROM chunks")
-            self._report_words = report_words(row[0] for row in rows)
+            with self._report_words_lock:  # two first questions at once read the words once
+                if self._report_words is None:
+                    rows = self._conn().execute("SELECT heading || char(10) || text FROM chunks")
+                    self._report_words = report_words(row[0] for row in rows)
         return self._report_words
 
     def term_counts(self, terms: list[str]) -> dict[str, int]:

@@ -401,3 +401,27 @@ def test_a_previous_build_without_postings_gets_them_read_from_the_whole_index(b
     hits = index.lexical_search(["spot"], 10)  # from the postings: every term is one FTS5 token
     assert hits and {index.chunks([i])[i].doc_id for i, _ in hits} == {"buses"}
 
+
+
+def test_two_first_questions_at_once_read_the_report_words_once(built_index, fake_encoder, monkeypatch):
+    import threading
+    import time
+
+    from retriever import store
+
+    calls, read_words = [], store.report_words
+
+    def slow_report_words(texts):
+        calls.append(1)
+        time.sleep(0.2)  # long enough for the second thread to arrive while the first reads
+        return read_words(texts)
+
+    index = open_index(built_index, fake_encoder.name, fake_encoder.dimension)
+    monkeypatch.setattr(store, "report_words", slow_report_words)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(index.report_words())) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1 and results[0] is results[1]
