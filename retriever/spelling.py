@@ -11,6 +11,7 @@ changed, never one they may simply not use.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from dataclasses import dataclass
 from functools import lru_cache
 from string import ascii_lowercase
@@ -21,6 +22,9 @@ from retriever.lexical import APOSTROPHE_LESS_CONTRACTIONS, stem
 # a word as the search reads it: "Chalise's" is the word "chalise" (retriever/lexical.py, query_terms)
 _WORD = re.compile(r"(?P<word>[A-Za-z]+(?:['’](?![sS]\b)[A-Za-z]+)?)(?P<possessive>['’][sS]\b)?")
 MIN_LENGTH = 4  # shorter words have too many neighbours one edit away ("cse" -> "case", "use", ...)
+# A word that begins a report word this many letters longer is a clipped form ("admin" for "administration",
+# "stats" for "statistics"), not a slip, unless the correction completes it ("chalic" -> "chalice").
+CLIPPED_BY = 3
 
 
 @dataclass(frozen=True)
@@ -29,9 +33,19 @@ class ReportWords:
 
     counts: dict[str, int]
     stems: frozenset[str]
+    ordered: tuple[str, ...] = ()  # the words in order, to find those a word begins
 
     def hold(self, word: str) -> bool:
         return word in self.counts or stem(word) in self.stems
+
+    def begun_by(self, start: str, longer_by: int) -> bool:
+        """Whether a word of the reports begins with `start` and is at least `longer_by` letters longer."""
+        at = bisect_left(self.ordered, start)
+        while at < len(self.ordered) and self.ordered[at].startswith(start):
+            if len(self.ordered[at]) >= len(start) + longer_by:
+                return True
+            at += 1
+        return False
 
 
 @dataclass(frozen=True)
@@ -75,6 +89,8 @@ def suggest_corrections(words: list[str], report_words: Callable[[], ReportWords
         if reports.hold(word) or word in english:
             continue
         found = [(reports.counts[c], c) for c in one_edit_away(word) if c in reports.counts]
+        if found and reports.begun_by(word, CLIPPED_BY):
+            found = [f for f in found if f[1].startswith(word)]  # a clipped word; only its completion is a slip
         if found:
             # the word most chunks use; a tie goes to the first alphabetically, so a suggestion never varies
             corrections.append(Correction(word, min(found, key=lambda f: (-f[0], f[1]))[1]))
@@ -107,7 +123,7 @@ def report_words(texts: Iterable[str]) -> ReportWords:
     for text in texts:
         for word in set(re.findall(r"[a-z]+", text.lower())):
             counts[word] = counts.get(word, 0) + 1
-    return ReportWords(counts, frozenset(map(stem, counts)))
+    return ReportWords(counts, frozenset(map(stem, counts)), tuple(sorted(counts)))
 
 
 # The word list spells English the American way; the reports, and the people asking, the British way.

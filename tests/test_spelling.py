@@ -47,6 +47,17 @@ def test_a_contraction_typed_without_its_apostrophe_is_not_a_slip():
     assert suggest_corrections(["dobe"], lambda: words, ()) == [Correction("dobe", "done")]  # a slip still is
 
 
+def test_a_clipped_word_is_not_a_slip_but_a_clipped_slip_is_completed():
+    words = report_words(["administration of the panel", "we admit it", "the chalice operation", "polices"])
+    assert suggest_corrections(["admin"], lambda: words, ()) == []  # "administration" clipped, not "admit"
+    assert suggest_corrections(["chalic"], lambda: words, ()) == [Correction("chalic", "chalice")]
+    assert suggest_corrections(["admjt"], lambda: words, ()) == [Correction("admjt", "admit")]
+    assert words.begun_by("admin", 3) and not words.begun_by("chalic", 3) and not words.begun_by("zz", 1)
+    longer = report_words(["chalice", "chalicewards", "chalk"])
+    assert suggest_corrections(["chalic"], lambda: longer, ()) == [
+        Correction("chalic", "chalice")]  # begins "chalicewards", and "chalice" completes it
+
+
 def test_the_first_letter_is_kept():
     assert suggest(["bapes"]) == []  # "rapes" is one edit away, but from another first letter
 
