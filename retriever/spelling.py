@@ -3,10 +3,11 @@
 A word of the question is taken for a slip when no report holds it, in that form or another the search
 matches ("kids" and "kid"), and it is not an English word; the correction is the word one edit away (a letter
 left out, added, changed, or two swapped) that the reports use most. The first letter is kept: slips there
-are rare, and allowing them turns everyday words into report words ("vapes" -> "rapes"). Search
-(retriever/search.py) searches the corrected question in the typed one's place and says so; a word the
-reports never use is also how a question they do not answer looks, so only a word one edit from theirs is
-changed, never one they may simply not use.
+are rare, and allowing them turns everyday words into report words ("vapes" -> "rapes"). A word that
+begins a longer report word is clipped, not slipped ("admin" is not "admit"), unless the correction
+completes it. Search (retriever/search.py) searches the corrected question in the typed one's place and
+says so; a word the reports never use is also how a question they do not answer looks, so only a word one
+edit from theirs is changed, never one they may simply not use.
 """
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ class ReportWords:
 
     counts: dict[str, int]
     stems: frozenset[str]
-    ordered: tuple[str, ...] = ()  # the words in order, to find those a word begins
+    ordered: tuple[str, ...]  # the words in order, to find those a word begins
 
     def hold(self, word: str) -> bool:
         return word in self.counts or stem(word) in self.stems
