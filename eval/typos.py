@@ -65,6 +65,10 @@ def casually(question: Question) -> Question:
     return dataclasses.replace(question, question=_APOSTROPHE.sub("", question.question.lower()))
 
 
+def _cells(summary: dict) -> str:
+    return " | ".join(f"{summary[m]:.3f}" for m in METRICS)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval.typos", description=__doc__)
     parser.add_argument("--questions", type=Path, nargs="+", default=[DEFAULT_QUESTIONS, *HELD_OUT_QUESTIONS])
@@ -95,15 +99,20 @@ def main(argv: list[str] | None = None) -> int:
     for name, (qs, options) in runs.items():
         summary = summarise(run_questions(qs, lambda text: searcher.search(text, k=10, **options).to_dict(),
                                           page_text))
-        rows.append(f"| {name} | " + " | ".join(f"{summary[m]:.3f}" for m in METRICS) + " |")
+        rows.append(f"| {name} | {_cells(summary)} |")
         print(rows[-1], flush=True)
+    # every question searched once as written and once typed casually; the apostrophe group is read from those
+    def search(text: str) -> dict:
+        return searcher.search(text, k=10).to_dict()
+
+    results = {"as written": run_questions(questions, search, page_text),
+               "lower case, no apostrophes": run_questions([casually(q) for q in questions], search, page_text)}
     casual_rows = []
-    with_apostrophe = [q for q in questions if _APOSTROPHE.search(q.question)]
-    for group, qs in (("every question", questions), ("those with an apostrophe", with_apostrophe)):
-        for name, typed in (("as written", qs), ("lower case, no apostrophes", [casually(q) for q in qs])):
-            summary = summarise(run_questions(typed, lambda text: searcher.search(text, k=10).to_dict(), page_text))
-            casual_rows.append(f"| {group} ({len(qs)}) | {name} | "
-                               + " | ".join(f"{summary[m]:.3f}" for m in METRICS) + " |")
+    with_apostrophe = [i for i, q in enumerate(questions) if _APOSTROPHE.search(q.question)]
+    for group, chosen in (("every question", range(len(questions))), ("those with an apostrophe", with_apostrophe)):
+        for name, typed in results.items():
+            summary = summarise([typed[i] for i in chosen])
+            casual_rows.append(f"| {group} ({len(chosen)}) | {name} | {_cells(summary)} |")
             print(casual_rows[-1], flush=True)
     answerable = sum(q.answerable for q, *_ in slipped)
     report = "\n".join([
