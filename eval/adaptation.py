@@ -84,7 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or settings.index_dir.parent / "adaptation"
     recipe = AdaptationRecipe(pairs=args.pairs, learning_rate=args.learning_rate, seed=args.seed,
                               batches=args.batches)
-    models = PackagedModels.from_settings(settings, recipe)
+    # the inverse cloze adaptation alone: a model taught the held-out sets would be scored on what it was taught
+    # (python -m eval.teaching measures the teaching)
+    models = replace(PackagedModels.from_settings(settings, recipe), teaching_files=())
     if args.split_reports:
         models = SplitReports(models, args.split_reports)
     rows, seconds = {}, {}

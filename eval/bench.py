@@ -256,7 +256,8 @@ t0 = time.perf_counter()
 from pathlib import Path
 from retriever.index_model import PackagedModels, ingest
 a = json.loads(sys.argv[1])
-models = PackagedModels(a["kind"], Path(a["cache"]), a["threads"])
+models = PackagedModels(a["kind"], Path(a["cache"]), a["threads"],
+                        teaching_files=tuple(Path(p) for p in a["teaching"]))
 imports = time.perf_counter() - t0
 load = 0.0
 if a["load_first"]:  # the packaged model's load (an adapted model loads within the build)
@@ -277,8 +278,11 @@ def run_ingest(kind: str, root: Path, corpus: Path, cache: Path, threads: int | 
 
     if models_from is not None and (models_from / MODELS_DIR).is_dir() and not (root / MODELS_DIR).exists():
         shutil.copytree(models_from / MODELS_DIR, root / MODELS_DIR)
+    from retriever.settings import held_out_question_sets
+
+    # the model taught the held-out sets' answers, as `onrecord ingest` teaches it by default
     args = {"kind": kind, "cache": str(cache), "threads": threads, "paths": [str(corpus)], "root": str(root),
-            "load_first": mode == "cold", "adapt": adapt}
+            "load_first": mode == "cold", "adapt": adapt, "teaching": [str(p) for p in held_out_question_sets()]}
     load_before = load_average()
     started = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", INGEST_CHILD, json.dumps(args)], cwd=REPO_ROOT,

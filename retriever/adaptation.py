@@ -19,7 +19,7 @@ import random
 import re
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
@@ -66,14 +66,38 @@ class AdaptationRecipe:
             raise ValueError(f"batches must be one of {', '.join(BATCHINGS)}, not {self.batches!r}")
 
 
+@dataclass(frozen=True)
+class ReportChunk:
+    """A chunk as teaching reads it (retriever/teaching.py): its text, heading and answer windows (start, end in
+    the text), and its report's file, document and council."""
+
+    chunk_id: int
+    text: str
+    heading: str = ""
+    windows: tuple[tuple[int, int], ...] = ()
+    file: str = ""
+    report: str = ""
+    council: str = ""
+
+    def context(self, start: int = 0, end: int | None = None) -> str:
+        """The text (or the window start:end of it) as the index embeds it, heading first."""
+        return _context(self.text[start:end], self.heading)
+
+
+def _context(text: str, heading: str) -> str:
+    return f"{heading}\n{text}" if heading else text
+
+
 class ClozePairs(Sequence[ClozePair]):
     """inverse_cloze_pairs's pairs, each made when read: a pair holds its chunk's text again (the shipped reports'
     5,606 pairs made at once took 7.5 MB, 1.3 KB a pair, measured with tracemalloc), and training reads a sample of
     1,600, so an archive of a million windows does not hold another ~1.3 GB of text while it ingests."""
 
     def __init__(self, chunks: Mapping[int, tuple[str, str]], windows: Sequence[tuple[int, int, int]],
-                 reports: Mapping[int, str], councils: Mapping[int, str]):
+                 reports: Mapping[int, str], councils: Mapping[int, str], files: Mapping[int, str] | None = None,
+                 all_windows: Mapping[int, tuple[tuple[int, int], ...]] | None = None):
         self._chunks, self._windows, self._reports, self._councils = chunks, windows, reports, councils
+        self._files, self._all_windows = files or {}, all_windows or {}
 
     def __len__(self) -> int:
         return len(self._windows)
@@ -84,8 +108,17 @@ class ClozePairs(Sequence[ClozePair]):
         chunk_id, start, end = self._windows[i]
         text, heading = self._chunks[chunk_id]
         anchor, rest = _cloze(text, start, end)
-        return ClozePair(anchor, f"{heading}\n{rest}" if heading else rest, chunk_id,
+        return ClozePair(anchor, _context(rest, heading), chunk_id,
                          self._reports.get(chunk_id, ""), self._councils.get(chunk_id, ""))
+
+    def report_chunks(self, files: set[str] | None = None) -> list[ReportChunk]:
+        """Every chunk the pairs were made from, whole (those of `files` only, if given): what questions whose
+        answers are known are taught against (retriever/teaching.py)."""
+        return [ReportChunk(chunk_id, text, heading, self._all_windows.get(chunk_id, ()),
+                            self._files.get(chunk_id, ""), self._reports.get(chunk_id, ""),
+                            self._councils.get(chunk_id, ""))
+                for chunk_id, (text, heading) in self._chunks.items()
+                if files is None or self._files.get(chunk_id, "") in files]
 
 
 def _cloze(text: str, start: int, end: int) -> tuple[str, str]:
@@ -96,16 +129,21 @@ def _cloze(text: str, start: int, end: int) -> tuple[str, str]:
 def inverse_cloze_pairs(chunks: Mapping[int, tuple[str, str]], windows: Sequence[tuple[int, int, int]],
                         min_anchor_words: int = 6, min_context_words: int = 30,
                         reports: Mapping[int, str] | None = None,
-                        councils: Mapping[int, str] | None = None) -> ClozePairs:
+                        councils: Mapping[int, str] | None = None,
+                        files: Mapping[int, str] | None = None) -> ClozePairs:
     """A pair per window (chunk id, start, end) of `chunks` (id -> text, heading), each marked with its chunk's
-    report and council (`reports`, `councils`: chunk id -> document, council): windows of a few words (headings,
-    list markers) and chunks left with little text around the window teach nothing and are skipped."""
+    report, council and file (`reports`, `councils`, `files`: chunk id -> document, council, file name): windows of
+    a few words (headings, list markers) and chunks left with little text around the window teach nothing and are
+    skipped."""
     kept = []
+    every: dict[int, list[tuple[int, int]]] = {}
     for chunk_id, start, end in windows:
+        every.setdefault(chunk_id, []).append((start, end))
         anchor, rest = _cloze(chunks[chunk_id][0], start, end)
         if len(anchor.split()) >= min_anchor_words and len(rest.split()) >= min_context_words:
             kept.append((chunk_id, start, end))
-    return ClozePairs(chunks, kept, reports or {}, councils or {})
+    return ClozePairs(chunks, kept, reports or {}, councils or {}, files,
+                      {chunk_id: tuple(spans) for chunk_id, spans in every.items()})
 
 
 def sample_pairs(pairs: Sequence[ClozePair], recipe: AdaptationRecipe) -> list[ClozePair]:
@@ -166,9 +204,11 @@ def in_batch_distinct(batch: list[ClozePair]) -> list[ClozePair]:
     return [p for p in batch if not (p.chunk_id in seen or seen.add(p.chunk_id))]
 
 
-def adapted_name(base_name: str, pairs: Sequence[ClozePair], recipe: AdaptationRecipe) -> str:
-    """`<base>-adapted-<12 hex>`: a digest of the base model's name, the recipe and the pairs trained on."""
-    digest = hashlib.sha256(json.dumps([base_name, RECIPE_VERSION, asdict(recipe)]).encode())
+def adapted_name(base_name: str, pairs: Sequence[ClozePair], recipe: AdaptationRecipe, after: str = "") -> str:
+    """`<base>-adapted-<12 hex>`: a digest of the base model's name, the recipe and the pairs trained on (and of
+    the adapted model trained from, `after`, when it is not the base model itself)."""
+    named = [base_name, RECIPE_VERSION, asdict(recipe)] + ([after] if after else [])
+    digest = hashlib.sha256(json.dumps(named).encode())
     for pair in pairs:
         digest.update(json.dumps([pair.anchor, pair.context, pair.chunk_id, pair.report, pair.council]).encode())
     return f"{base_name}{ADAPTED_TAG}{digest.hexdigest()[:12]}"
@@ -182,7 +222,7 @@ def model_family(name: str) -> str:
 
 def train(base_model: str, pairs: list[ClozePair], out_dir: Path, recipe: AdaptationRecipe = AdaptationRecipe(),
           threads: int | None = None, log: Callable[[str], None] = lambda message: None,
-          checkpointing: bool = True) -> Path:
+          checkpointing: bool = True, what: str = "adapting the model") -> Path:
     """One pass over `pairs` (as sampled, in the recipe's batches) from the sentence-transformers model at
     `base_model`; the adapted model saved in out_dir. With `checkpointing`, each layer's activations are computed
     again in the backward pass instead of kept: the same weights, bit for bit, in about half the memory and ~1.5x
@@ -221,7 +261,7 @@ def train(base_model: str, pairs: list[ClozePair], out_dir: Path, recipe: Adapta
         loss.backward()
         optimizer.step()
         if step % 10 == 0 or step == steps - 1:
-            log(f"adapting the model: step {step + 1} of {steps}, loss {loss.item():.3f}, "
+            log(f"{what}: step {step + 1} of {steps}, loss {loss.item():.3f}, "
                 f"{time.perf_counter() - started:.0f} s")
     model.eval()
     model.save(str(out_dir))
@@ -236,6 +276,31 @@ def adapt_into(models_dir: Path, base_model: str, base_name: str, pairs: Sequenc
     folder with a model's name holds the whole model."""
     sample = sample_pairs(pairs, recipe)
     name = adapted_name(base_name, sample, recipe)
+    return _train_into(models_dir, name, base_model, sample, recipe, threads, log, checkpointing,
+                       f"adapting the model to the reports: {len(sample)} of their {len(pairs)} answer windows "
+                       f"(minutes; once for these reports)")
+
+
+def teach_into(models_dir: Path, adapted: str, base_name: str, pairs: Sequence[ClozePair],
+               recipe: AdaptationRecipe = AdaptationRecipe(), threads: int | None = None,
+               log: Callable[[str], None] = lambda message: None, checkpointing: bool = True) -> str:
+    """The name of the model `adapted` (a folder of models_dir) taught one pass more on `pairs` of questions and
+    the chunks that answer them (retriever/teaching.py), in the order the recipe's seed shuffles them, in batches
+    as drawn; trained into models_dir/<name> unless it is there already. Named like any adapted model of
+    `base_name` (its family's abstention model applies), by a digest that includes `adapted`."""
+    order = list(range(len(pairs)))
+    random.Random(recipe.seed).shuffle(order)
+    shuffled = [pairs[i] for i in order]
+    taught = replace(recipe, pairs=len(shuffled), batches="mixed")
+    name = adapted_name(base_name, shuffled, taught, after=adapted)
+    return _train_into(models_dir, name, str(models_dir / adapted), shuffled, taught, threads, log, checkpointing,
+                       f"teaching the model {len(shuffled)} questions' answers (minutes; once for these reports "
+                       f"and questions)", what="teaching the model")
+
+
+def _train_into(models_dir: Path, name: str, base_model: str, pairs: list[ClozePair], recipe: AdaptationRecipe,
+                threads: int | None, log: Callable[[str], None], checkpointing: bool, starting: str,
+                what: str = "adapting the model") -> str:
     target = models_dir / name
     if (target / "modules.json").is_file():
         log(f"adapted model {name} is already made for these reports")
@@ -243,10 +308,9 @@ def adapt_into(models_dir: Path, base_model: str, base_name: str, pairs: Sequenc
     models_dir.mkdir(parents=True, exist_ok=True)
     tmp = models_dir / f".tmp-{name}"
     shutil.rmtree(tmp, ignore_errors=True)
-    log(f"adapting the model to the reports: {len(sample)} of their {len(pairs)} answer windows "
-        f"(minutes; once for these reports)")
+    log(starting)
     try:
-        train(base_model, sample, tmp, recipe, threads, log, checkpointing)
+        train(base_model, pairs, tmp, recipe, threads, log, checkpointing, what=what)
         shutil.rmtree(target, ignore_errors=True)
         tmp.rename(target)
     except BaseException:

@@ -370,7 +370,8 @@ def _build(paths: list[Path], root: Path, encoder: Encoder, params: ChunkingPara
                                     [(i, s, e) for i, spans in enumerate(windows) for s, e in spans],
                                     reports=dict(enumerate(d.doc_id for d in new_documents for _ in d.chunks)),
                                     councils=dict(enumerate(d.source.meta.council for d in new_documents
-                                                            for _ in d.chunks)))
+                                                            for _ in d.chunks)),
+                                    files=dict(enumerate(d.source.path.name for d in new_documents for _ in d.chunks)))
         encoder, adapted_model = adaptation(pairs, progress.note)
         timings["adapt"] = time.perf_counter() - t0
     t0 = time.perf_counter()

@@ -13,6 +13,7 @@ from retriever.index_model import Models, PackagedModels, encoder_for_index, ing
 from retriever.search import UnknownFilter, calibrated_searcher
 from retriever.settings import Settings
 from retriever.store import IndexUnavailable, open_index
+from retriever.teaching import TeachingFileError, read_teaching_questions
 
 
 class PlainProgress:
@@ -92,6 +93,8 @@ def cmd_ingest(args, settings: Settings) -> int:
     if missing:
         print(f"error: no such file or folder: {', '.join(missing)}", file=sys.stderr)
         return 2
+    if settings.adapt_model:  # a teaching file that cannot be read is said now, not minutes into a build
+        read_teaching_questions(settings.teaching_questions)
     summary = ingest(paths, settings.index_dir, _models(settings), adapt=settings.adapt_model, rebuild=args.rebuild,
                      progress=_progress_for(sys.stderr), parse_workers=settings.parse_workers)
     for warning in summary.warnings:
@@ -174,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     try:
         return args.func(args, settings)
-    except (IndexUnavailable, UnknownFilter, MetadataError, BuildInProgress) as exc:
+    except (IndexUnavailable, UnknownFilter, MetadataError, BuildInProgress, TeachingFileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

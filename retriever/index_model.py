@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Protocol, Sequence
 
-from retriever.adaptation import AdaptationRecipe, ClozePair, adapt_into
+from retriever.adaptation import AdaptationRecipe, ClozePair, ClozePairs, adapt_into, teach_into
 from retriever.build import BuildProgress, BuildSummary, build_index
 from retriever.encoder import MODEL_NAME, Encoder, make_encoder, packaged_model_path
 from retriever.store import MODELS_DIR, IndexUnavailable, current_build, read_manifest
+from retriever.teaching import quoted_files, read_teaching_questions, teaching_pairs
 
 if TYPE_CHECKING:
     from retriever.settings import Settings
@@ -43,12 +44,15 @@ class PackagedModels:
     recipe: AdaptationRecipe = AdaptationRecipe()
     # Recompute activations in training's backward pass: the same weights in about half the memory, ~1.5x the time.
     checkpointing: bool = True
+    # JSON-lines files of questions whose answers are known (retriever/teaching.py): read when a model is adapted,
+    # and taught to it after the inverse cloze pass. None: the model is not taught.
+    teaching_files: tuple[Path, ...] = ()
 
     @classmethod
     def from_settings(cls, settings: Settings, recipe: AdaptationRecipe = AdaptationRecipe()) -> "PackagedModels":
         """The models as the edges (CLI, API, eval) configure them."""
         return cls(settings.encoder, settings.model_cache_dir, settings.encoder_threads, recipe,
-                   settings.adapt_checkpointing)
+                   settings.adapt_checkpointing, tuple(settings.teaching_questions))
 
     def packaged(self) -> Encoder:
         return make_encoder(self.kind, self.cache_dir, self.threads)
@@ -58,8 +62,17 @@ class PackagedModels:
         return make_encoder(self.kind, folder, self.threads, model_path=folder, name=name)
 
     def adapt(self, models_dir: Path, pairs: Sequence[ClozePair], log: Callable[[str], None]) -> str:
-        return adapt_into(models_dir, packaged_model_path(), MODEL_NAME, pairs, self.recipe, self.threads, log,
+        name = adapt_into(models_dir, packaged_model_path(), MODEL_NAME, pairs, self.recipe, self.threads, log,
                           self.checkpointing)
+        if not self.teaching_files:
+            return name
+        questions = read_teaching_questions(self.teaching_files)
+        chunks = pairs.report_chunks(quoted_files(questions)) if isinstance(pairs, ClozePairs) else []
+        taught = teaching_pairs(questions, chunks)
+        if not taught:
+            log(f"no quote of the {len(questions)} teaching questions is in these reports: the model is not taught")
+            return name
+        return teach_into(models_dir, name, MODEL_NAME, taught, self.recipe, self.threads, log, self.checkpointing)
 
 
 def adapted_model_of(build: Path) -> str | None:

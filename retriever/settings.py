@@ -7,9 +7,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def held_out_question_sets() -> list[Path]:
+    """The held-out question sets shipped with the reports (eval/holdout*_questions.jsonl), in the order they were
+    written (the first, then 2, 3, ...): the model is taught them by default. Never the fixed set, which measures."""
+    def number(path: Path) -> int:
+        digits = path.name.removeprefix("holdout").removesuffix("_questions.jsonl")
+        return int(digits) if digits.isdigit() else 1
+    return sorted((REPO_ROOT / "eval").glob("holdout*_questions.jsonl"), key=number)
 
 
 class Settings(BaseSettings):
@@ -34,3 +44,6 @@ class Settings(BaseSettings):
     # GB at its peak for the shipped reports, 7.1 without) and ~1.5x the time. False trades memory for time.
     adapt_checkpointing: bool = True
     model_cache_dir: Path = REPO_ROOT / "var" / "models"
+    # Questions whose answers are known, taught to the adapted model after the inverse cloze pass
+    # (retriever/teaching.py): JSON-lines files in the evaluation's format. ONRECORD_TEACHING_QUESTIONS='[]': none.
+    teaching_questions: list[Path] = Field(default_factory=held_out_question_sets)

@@ -147,7 +147,7 @@ def test_a_model_made_for_the_same_pairs_is_reused_not_trained_again(tmp_path, m
 def test_a_training_that_fails_leaves_no_model_behind(tmp_path, monkeypatch):
     from retriever import adaptation
 
-    def failing(base, pairs, out_dir, *args):
+    def failing(base, pairs, out_dir, *args, **kwargs):
         (out_dir / "half").mkdir(parents=True)
         raise RuntimeError("killed")
 

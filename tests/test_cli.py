@@ -114,3 +114,16 @@ def test_ask_names_the_words_no_report_holds_and_a_question_with_none_to_search(
     assert cli.main(["ask", "what is it?"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("The question names nothing to look for") and ">>> " not in out
+
+
+def test_ingest_names_a_teaching_file_it_cannot_read_and_builds_nothing(monkeypatch, tmp_path, corpus_dir,
+                                                                        fake_encoder, capsys):
+    bad = tmp_path / "teach.jsonl"
+    bad.write_text('{"question": "What is a MASH?", "evidence": []}\nnot json\n', encoding="utf-8")
+    monkeypatch.setenv("ONRECORD_INDEX_DIR", str(tmp_path / "idx"))
+    monkeypatch.setenv("ONRECORD_TEACHING_QUESTIONS", json.dumps([str(bad)]))
+    monkeypatch.setattr(cli, "_models", lambda settings: FakeModels(fake_encoder))
+    assert cli.main(["ingest", str(corpus_dir)]) == 1
+    err = capsys.readouterr().err
+    assert "teach.jsonl, line 2" in err and "Traceback" not in err
+    assert not (tmp_path / "idx").exists()

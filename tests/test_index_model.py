@@ -133,7 +133,7 @@ def test_the_settings_choose_the_models_and_whether_training_checkpoints(tmp_pat
         "onnx-int8", tmp_path / "cache", 1, checkpointing)
     trained = []
 
-    def fake_train(base_model, pairs, out_dir, recipe, threads, log, checkpointing):
+    def fake_train(base_model, pairs, out_dir, recipe, threads, log, checkpointing, what="adapting the model"):
         trained.append(checkpointing)
         out_dir.mkdir(parents=True)
         (out_dir / "modules.json").write_text("[]")

@@ -12,7 +12,7 @@ from eval.harness import DEPTH, run_questions, summarise
 from eval.questions import DEFAULT_QUESTIONS, load_questions
 from retriever.index_model import PackagedModels, encoder_for_index, ingest
 from retriever.search import Searcher
-from retriever.settings import Settings
+from retriever.settings import Settings, held_out_question_sets
 from retriever.store import open_index
 from tests.conftest import REPO_ROOT
 
@@ -42,9 +42,11 @@ CEILINGS = {"false_abstention": 0.05}
 @pytest.fixture(scope="module")
 def summary(tmp_path_factory):
     defaults = Settings.model_fields
-    models = PackagedModels(defaults["encoder"].default, tmp_path_factory.mktemp("models"))
+    models = PackagedModels(defaults["encoder"].default, tmp_path_factory.mktemp("models"),
+                            teaching_files=tuple(held_out_question_sets()))
     root = tmp_path_factory.mktemp("index")
-    # as `onrecord ingest` builds it: with the model adapted to the reports when that is the default
+    # as `onrecord ingest` builds it: with the model adapted to the reports and taught the held-out sets' answers
+    # (never this set's) when that is the default
     ingest([REPO_ROOT / "corpus"], root, models, adapt=defaults["adapt_model"].default)
     encoder = encoder_for_index(root, models)
     index = open_index(root, encoder.name, encoder.dimension)
