@@ -30,6 +30,9 @@ ADAPTED_TAG = ADAPTED_FAMILY + "-"  # then the digest
 # 3: reports with fewer pairs than a batch pooled into shared batches (the shipped reports' batches unchanged).
 RECIPE_VERSION = 3
 BATCHINGS = ("report", "report-unpooled", "mixed")
+# In a taught model's folder: the name of the adapted model it was taught from, kept while the taught one is (a
+# rebuild over the same reports then teaches again from it instead of adapting again).
+TAUGHT_FROM_FILE = "taught_from.txt"
 
 
 @dataclass(frozen=True)
@@ -294,13 +297,13 @@ def teach_into(models_dir: Path, adapted: str, base_name: str, pairs: Sequence[C
     taught = replace(recipe, pairs=len(shuffled), batches="mixed")
     name = adapted_name(base_name, shuffled, taught, after=adapted)
     return _train_into(models_dir, name, str(models_dir / adapted), shuffled, taught, threads, log, checkpointing,
-                       f"teaching the model {len(shuffled)} questions' answers (minutes; once for these reports "
-                       f"and questions)", what="teaching the model")
+                       f"teaching the model {len(shuffled)} pairs of a question and its answer (minutes; once for "
+                       f"these reports and questions)", what="teaching the model", taught_from=adapted)
 
 
 def _train_into(models_dir: Path, name: str, base_model: str, pairs: list[ClozePair], recipe: AdaptationRecipe,
                 threads: int | None, log: Callable[[str], None], checkpointing: bool, starting: str,
-                what: str = "adapting the model") -> str:
+                what: str = "adapting the model", taught_from: str = "") -> str:
     target = models_dir / name
     if (target / "modules.json").is_file():
         log(f"adapted model {name} is already made for these reports")
@@ -311,6 +314,8 @@ def _train_into(models_dir: Path, name: str, base_model: str, pairs: list[ClozeP
     log(starting)
     try:
         train(base_model, pairs, tmp, recipe, threads, log, checkpointing, what=what)
+        if taught_from:
+            (tmp / TAUGHT_FROM_FILE).write_text(taught_from, encoding="utf-8")
         shutil.rmtree(target, ignore_errors=True)
         tmp.rename(target)
     except BaseException:

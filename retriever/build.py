@@ -30,7 +30,7 @@ from ingest.model import Chunk, ReportMeta, UnreadableFile
 from ingest.readers import SUPPORTED_SUFFIXES, default_workers
 from ingest.windows import answer_windows
 from ingest.vocabulary import Term, find_terms
-from retriever.adaptation import ClozePair, inverse_cloze_pairs
+from retriever.adaptation import TAUGHT_FROM_FILE, ClozePair, inverse_cloze_pairs
 from retriever.encoder import Encoder
 from retriever import bm25
 from retriever.store import (BUILDS_DIR, CURRENT_LINK, DATABASE_FILE, FORMAT_VERSION, FTS_COLUMN_WEIGHTS,
@@ -632,8 +632,8 @@ def _remove_old_builds(builds: Path, final: Path, previous: Path | None, now: fl
 
 
 def _remove_unused_models(root: Path) -> None:
-    """Remove the adapted models no remaining build names (and any left half-written by an ingest killed while
-    training: builds are made under a lock, so none is being written now)."""
+    """Remove the adapted models no remaining build names, nor a model they were taught from (and any left
+    half-written by an ingest killed while training: builds are made under a lock, so none is being written now)."""
     models = root / MODELS_DIR
     if not models.is_dir():
         return
@@ -643,6 +643,10 @@ def _remove_unused_models(root: Path) -> None:
             named.add(read_manifest(build).get("adapted_model"))
         except IndexUnavailable:  # a half-written build (it is removed with the abandoned ones)
             continue
+    for name in list(named):
+        taught_from = models / str(name) / TAUGHT_FROM_FILE
+        if name and taught_from.is_file():
+            named.add(taught_from.read_text(encoding="utf-8").strip())
     for item in models.iterdir():
         if item.name not in named:
             shutil.rmtree(item, ignore_errors=True)

@@ -66,6 +66,37 @@ def test_rebuild_adapts_again_and_the_old_model_goes_once_no_build_names_it(tmp_
     assert {p.name for p in (root / "models").iterdir()} == {second}
 
 
+def test_the_model_a_served_model_was_taught_from_is_kept_and_goes_with_it(tmp_path, corpus_dir, monkeypatch):
+    from retriever import build as build_module
+    from retriever.adaptation import TAUGHT_FROM_FILE
+
+    monkeypatch.setattr(build_module, "REPLACED_GRACE_SECONDS", 0.0)
+
+    class TeachingModels(FakeModels):
+        """Adapts as the fake does, then "teaches" it: a second folder naming the first."""
+
+        def adapt(self, models_dir, pairs, log):
+            adapted = super().adapt(models_dir, pairs, log)
+            taught = models_dir / f"{adapted}-taught"
+            taught.mkdir(exist_ok=True)
+            (taught / "modules.json").write_text("[]")
+            (taught / TAUGHT_FROM_FILE).write_text(adapted)
+            return taught.name
+
+    models = TeachingModels()
+    root = tmp_path / "index"
+    ingest([corpus_dir], root, models, adapt=True)
+    taught = _manifest(root)["adapted_model"]
+    ingest([corpus_dir], root, models, adapt=True, rebuild=True)  # the same reports: the same two models
+    assert {p.name for p in (root / "models").iterdir()} == {taught, taught.removesuffix("-taught")}
+    _add_report(corpus_dir)
+    ingest([corpus_dir], root, models, adapt=True, rebuild=True)
+    ingest([corpus_dir], root, models, adapt=True, rebuild=True)
+    newer = _manifest(root)["adapted_model"]
+    assert newer != taught
+    assert {p.name for p in (root / "models").iterdir()} == {newer, newer.removesuffix("-taught")}
+
+
 def test_switching_adaptation_on_or_off_builds_the_index_again(tmp_path, corpus_dir):
     models = FakeModels()
     root = tmp_path / "index"

@@ -117,6 +117,7 @@ def test_teaching_trains_the_adapted_model_once_on_its_pairs_shuffled_under_a_na
     recipe = AdaptationRecipe()
     name = teach_into(tmp_path, "base-adapted-0123456789ab", "base", pairs, recipe)
     assert model_family(name) == "base-adapted" and name != "base-adapted-0123456789ab"
+    assert (tmp_path / name / "taught_from.txt").read_text() == "base-adapted-0123456789ab"  # kept with it
     (base_model, taught, taught_recipe, what), = trained
     assert base_model == str(tmp_path / "base-adapted-0123456789ab") and what == "teaching the model"
     assert sorted(taught, key=lambda p: p.chunk_id) == pairs and taught != pairs  # all of them, shuffled
