@@ -288,8 +288,8 @@ def teach_into(models_dir: Path, adapted: str, base_name: str, pairs: Sequence[C
                recipe: AdaptationRecipe = AdaptationRecipe(), threads: int | None = None,
                log: Callable[[str], None] = lambda message: None, checkpointing: bool = True) -> str:
     """The name of the model `adapted` (a folder of models_dir) taught one pass more on `pairs` of questions and
-    the chunks that answer them (retriever/teaching.py), in the order the recipe's seed shuffles them, in batches
-    as drawn; trained into models_dir/<name> unless it is there already. Named like any adapted model of
+    the answer windows that answer them (retriever/teaching.py), in the order the recipe's seed shuffles them, in
+    batches as drawn; trained into models_dir/<name> unless it is there already. Named like any adapted model of
     `base_name` (its family's abstention model applies), by a digest that includes `adapted`."""
     order = list(range(len(pairs)))
     random.Random(recipe.seed).shuffle(order)

@@ -45,7 +45,7 @@ class PackagedModels:
     # Recompute activations in training's backward pass: the same weights in about half the memory, ~1.5x the time.
     checkpointing: bool = True
     # JSON-lines files of questions whose answers are known (retriever/teaching.py): read when a model is adapted,
-    # and taught to it after the inverse cloze pass. None: the model is not taught.
+    # and taught to it after the inverse cloze pass. None given: the model is not taught.
     teaching_files: tuple[Path, ...] = ()
 
     @classmethod

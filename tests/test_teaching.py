@@ -64,8 +64,9 @@ def test_a_question_is_paired_with_the_answer_window_of_each_chunk_of_its_report
               chunk(3, " ".join(words[-9:]) + f". {FILLER}"),  # most of the quote, where a chunk break cut it
               chunk(4, " ".join(words[-4:]) + f". {FILLER}")]  # a few of its words
     pairs = teaching_pairs([question], chunks)
-    assert pairs == [ClozePair(question.question, f"Recommendations\n{QUOTE}", 1, "telford-cabinet", "Telford & Wrekin"),
-                     ClozePair(question.question, " ".join(words[-9:]), 3, "telford-cabinet", "Telford & Wrekin")]
+    telford = ("telford-cabinet", "Telford & Wrekin")
+    assert pairs == [ClozePair(question.question, f"Recommendations\n{QUOTE}", 1, *telford),
+                     ClozePair(question.question, " ".join(words[-9:]), 3, *telford)]
 
 
 def test_a_window_holding_two_of_a_questions_quotes_is_paired_once_and_a_chunk_without_windows_not_at_all():
