@@ -21,7 +21,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from eval.calibrate import Scored, abstentions, calibrate, leave_one_set_out
+from eval.calibrate import Scored, abstentions, calibrate, leave_one_set_out, score_questions
 from eval.harness import DEPTH, run_questions, summarise
 from eval.questions import DEFAULT_QUESTIONS, HELD_OUT_QUESTIONS, load_questions
 
@@ -53,18 +53,10 @@ def copy_models(sources: list[Path], root: Path) -> None:
 
 
 def scored_set(searcher, path: Path) -> tuple[list, list[Scored]]:
-    """A set's harness results (hybrid) and abstention features, from one searcher."""
-    from retriever.search import abstention_features
-
-    questions = load_questions(path)
-    results = run_questions(questions, lambda q: searcher.search(q, k=DEPTH).to_dict(), searcher.index.page_text)
-    summing = searcher.with_config(abstention="sum", answer_threshold=float("inf"))
-    features = []
-    for q in questions:
-        result = summing.search(q.question, k=10)
-        features.append(Scored(path.name, q.answerable, result.answered, abstention_features(result.signals),
-                               result.confidence))
-    return results, features
+    """A set's harness results (hybrid) and abstention features (as eval.calibrate reads them), from one searcher."""
+    results = run_questions(load_questions(path), lambda q: searcher.search(q, k=DEPTH).to_dict(),
+                            searcher.index.page_text)
+    return results, score_questions(searcher, [path])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     hybrid: dict[str, list] = {}  # set -> harness results, each from the index that scored it
     dense: dict[str, list] = {}
     features: dict[str, list[Scored]] = {}
-    hybrid["questions.jsonl"], features["questions.jsonl"] = scored_set(served_searcher, DEFAULT_QUESTIONS)
+    hybrid[DEFAULT_QUESTIONS.name], features[DEFAULT_QUESTIONS.name] = scored_set(served_searcher, DEFAULT_QUESTIONS)
     timings = []
     for number, run in enumerate(runs, 1):
         taught = [path for path in HELD_OUT_QUESTIONS if path not in run]
@@ -131,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
                 + (f"{d['recall@5']:.3f} / {d['mrr@10']:.3f} |" if d else "- |"))
 
     held_names = [p.name for p in HELD_OUT_QUESTIONS]
-    table = header + [row("fixed set (never taught; the served index)", ["questions.jsonl"])]
+    table = header + [row("fixed set (never taught; the served index)", [DEFAULT_QUESTIONS.name])]
     table += [row(name.removesuffix("_questions.jsonl"), [name]) for name in held_names]
     table.append(row(f"**all {len(held_names)} held-out sets**", held_names))
     rounded = repr(type(model)(tuple(round(c, 6) for c in model.coefficients), round(model.intercept, 6),
