@@ -37,11 +37,13 @@ DEFAULT_QUESTIONS = Path(__file__).resolve().parent / "questions.jsonl"
 # session after, the same (the candidate written down first did not qualify on the sets before it); the twentieth,
 # written in the session after, was measured first with the code as it stood, then decided by a rule written before
 # it existed a candidate that qualified on the sets before it (the model taught the held-out sets' answers; not
-# adopted); the twenty-first, written in the same session, the same for a second such candidate (adopted). Since
-# then the model ingest makes is taught every held-out set's answers (retriever/teaching.py): scored with the
+# adopted); the twenty-first, written in the same session, the same for a second such candidate (adopted); the
+# twenty-second, written in the session after, was measured first with the code as it stood, then decided by a rule
+# written before it existed a candidate that qualified on the sets before it, each scored by a model not taught it
+# (hard wrong answers in the teaching; adopted). Since then the model ingest makes is taught every held-out set's answers (retriever/teaching.py): scored with the
 # served index they are in sample, and `python -m eval.teaching` scores each by a model not taught it.
-# holdout_questions.jsonl, holdout2_questions.jsonl, ... holdout21_questions.jsonl, in the order they were written
-HELD_OUT_QUESTIONS = tuple(DEFAULT_QUESTIONS.parent / f"holdout{n}_questions.jsonl" for n in ("", *range(2, 22)))
+# holdout_questions.jsonl, holdout2_questions.jsonl, ... holdout22_questions.jsonl, in the order they were written
+HELD_OUT_QUESTIONS = tuple(DEFAULT_QUESTIONS.parent / f"holdout{n}_questions.jsonl" for n in ("", *range(2, 23)))
 
 
 @dataclass(frozen=True)
