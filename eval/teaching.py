@@ -93,7 +93,9 @@ def main(argv: list[str] | None = None) -> int:
         models = PackagedModels(settings.encoder, settings.model_cache_dir, settings.encoder_threads,
                                 checkpointing=settings.adapt_checkpointing, teaching_files=tuple(taught))
         started = time.perf_counter()
-        ingest([settings.corpus_dir], root, models, adapt=True)
+        # built again each run: an index left by an earlier run keeps its model (ingest does not teach an index that
+        # exists), which may have been taught other sets or by other code; a model already made is reused by name
+        ingest([settings.corpus_dir], root, models, adapt=True, rebuild=True)
         timings.append(time.perf_counter() - started)
         encoder = encoder_for_index(root, models)
         index = open_index(root, encoder.name, encoder.dimension)
