@@ -42,6 +42,7 @@ class ClozePair:
     chunk_id: int
     report: str = ""  # the document the chunk is from
     council: str = ""  # that document's council
+    wrong: str = ""  # teaching only: a window that looks like the answer and is not (retriever/teaching.py)
 
 
 @dataclass(frozen=True)
@@ -201,6 +202,17 @@ def contains_anchor(anchors: Sequence[str], contexts: Sequence[str]) -> list[lis
             for i, anchor in enumerate(map(fold, anchors))]
 
 
+def wrong_answer_mask(batch: list[ClozePair]) -> tuple[list[str], list[list[bool]]]:
+    """The batch's hard wrong answers (of the pairs that have one, in order), and [i][j]: wrong answer j is one of
+    the answers paired with anchor i in this batch (another question's wrong answer can be this one's answer),
+    so not a wrong answer for it."""
+    wrong = [p.wrong for p in batch if p.wrong]
+    answers: dict[str, set[str]] = {}
+    for p in batch:
+        answers.setdefault(p.anchor, set()).add(p.context)
+    return wrong, [[w in answers[p.anchor] for w in wrong] for p in batch]
+
+
 def in_batch_distinct(batch: list[ClozePair]) -> list[ClozePair]:
     """Two windows of one chunk in a batch would each count the other's context as a wrong answer: keep the first."""
     seen: set[int] = set()
@@ -213,7 +225,9 @@ def adapted_name(base_name: str, pairs: Sequence[ClozePair], recipe: AdaptationR
     named = [base_name, RECIPE_VERSION, asdict(recipe)] + ([after] if after else [])
     digest = hashlib.sha256(json.dumps(named).encode())
     for pair in pairs:
-        digest.update(json.dumps([pair.anchor, pair.context, pair.chunk_id, pair.report, pair.council]).encode())
+        # a wrong answer only where there is one: the names of models trained without them stay as they were
+        digest.update(json.dumps([pair.anchor, pair.context, pair.chunk_id, pair.report, pair.council]
+                                 + ([pair.wrong] if pair.wrong else [])).encode())
     return f"{base_name}{ADAPTED_TAG}{digest.hexdigest()[:12]}"
 
 
@@ -227,7 +241,8 @@ def train(base_model: str, pairs: list[ClozePair], out_dir: Path, recipe: Adapta
           threads: int | None = None, log: Callable[[str], None] = lambda message: None,
           checkpointing: bool = True, what: str = "adapting the model") -> Path:
     """One pass over `pairs` (as sampled, in the recipe's batches) from the sentence-transformers model at
-    `base_model`; the adapted model saved in out_dir. With `checkpointing`, each layer's activations are computed
+    `base_model`; the adapted model saved in out_dir. Each anchor's wrong answers are the batch's other contexts and
+    its pairs' hard wrong answers (`wrong`, teaching only). With `checkpointing`, each layer's activations are computed
     again in the backward pass instead of kept: the same weights, bit for bit, in about half the memory and ~1.5x
     the time (a cold ingest of the shipped reports peaked at 3.7-3.9 GB instead of 7.1; adapting took 569 s
     instead of 347 in the twelfth session's runs)."""
@@ -257,8 +272,13 @@ def train(base_model: str, pairs: list[ClozePair], out_dir: Path, recipe: Adapta
         batch = in_batch_distinct(batch)
         anchors = F.normalize(model(model.preprocess([p.anchor for p in batch]))["sentence_embedding"], dim=-1)
         contexts = F.normalize(model(model.preprocess([p.context for p in batch]))["sentence_embedding"], dim=-1)
+        held = contains_anchor([p.anchor for p in batch], [p.context for p in batch])
+        wrong, wrong_held = wrong_answer_mask(batch)
+        if wrong:  # the hard wrong answers are more columns of the logits: the answer must beat them too
+            contexts = torch.cat([contexts, F.normalize(model(model.preprocess(wrong))["sentence_embedding"], dim=-1)])
+            held = [row + extra for row, extra in zip(held, wrong_held)]
         logits = anchors @ contexts.T * recipe.scale
-        held = torch.tensor(contains_anchor([p.anchor for p in batch], [p.context for p in batch]))
+        held = torch.tensor(held)
         loss = F.cross_entropy(logits.masked_fill(held, float("-inf")), torch.arange(len(batch)))
         optimizer.zero_grad()
         loss.backward()
@@ -288,9 +308,10 @@ def teach_into(models_dir: Path, adapted: str, base_name: str, pairs: Sequence[C
                recipe: AdaptationRecipe = AdaptationRecipe(), threads: int | None = None,
                log: Callable[[str], None] = lambda message: None, checkpointing: bool = True) -> str:
     """The name of the model `adapted` (a folder of models_dir) taught one pass more on `pairs` of questions and
-    the answer windows that answer them (retriever/teaching.py), in the order the recipe's seed shuffles them, in
-    batches as drawn; trained into models_dir/<name> unless it is there already. Named like any adapted model of
-    `base_name` (its family's abstention model applies), by a digest that includes `adapted`."""
+    the answer windows that answer them, each with the hard wrong answer it has (retriever/teaching.py), in the
+    order the recipe's seed shuffles them, in batches as drawn; trained into models_dir/<name> unless it is there
+    already. Named like any adapted model of `base_name` (its family's abstention model applies), by a digest that
+    includes `adapted`."""
     order = list(range(len(pairs)))
     random.Random(recipe.seed).shuffle(order)
     shuffled = [pairs[i] for i in order]

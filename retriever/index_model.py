@@ -15,7 +15,8 @@ from retriever.adaptation import AdaptationRecipe, ClozePair, ClozePairs, adapt_
 from retriever.build import BuildProgress, BuildSummary, build_index
 from retriever.encoder import MODEL_NAME, Encoder, make_encoder, packaged_model_path
 from retriever.store import MODELS_DIR, IndexUnavailable, current_build, read_manifest
-from retriever.teaching import quoted_files, read_teaching_questions, teaching_pairs
+from retriever.teaching import (hard_wrong_answers, quoted_files, read_teaching_questions, teaching_pairs,
+                                with_wrong_answers)
 
 if TYPE_CHECKING:
     from retriever.settings import Settings
@@ -69,6 +70,10 @@ class PackagedModels:
         questions = read_teaching_questions(self.teaching_files)
         chunks = pairs.report_chunks(quoted_files(questions)) if isinstance(pairs, ClozePairs) else []
         taught = teaching_pairs(questions, chunks)
+        if taught:  # each with a wrong answer that looks right, from all the reports (retriever/teaching.py)
+            wrong = hard_wrong_answers(questions, pairs.report_chunks())
+            taught = with_wrong_answers(taught, wrong)
+            log(f"{len(wrong)} of the {len(questions)} teaching questions have a hard wrong answer in these reports")
         if not taught:
             log(f"no quote of the {len(questions)} teaching questions is in these reports: the model is not taught")
             return name

@@ -128,3 +128,23 @@ def test_training_with_checkpointed_activations_gives_the_same_weights(tmp_path)
     assert weights[0].keys() == weights[1].keys()
     assert all((weights[0][k] == weights[1][k]).all() for k in weights[0])
     assert any((weights[0][k] != original[k]).any() for k in weights[0] if k in original)  # it trained
+
+
+def test_teaching_with_hard_wrong_answers_trains_on_them(tmp_path):
+    """A wrong answer is one more column of the batch's logits: the same pairs with and without them train
+    different weights, and the teaching runs with the wrong answers of only some pairs."""
+    from pathlib import Path
+
+    from safetensors.numpy import load_file
+
+    from retriever.adaptation import AdaptationRecipe, ClozePair, train
+    from retriever.encoder import packaged_model_path
+
+    pairs = [ClozePair(f"how often did panel {n} meet?", f"Panel {n} met monthly to review taxi licensing.", n,
+                       wrong=f"Panel {n} was set up in 2016." if n % 2 else "") for n in range(4)]
+    recipe = AdaptationRecipe(pairs=4, batch_size=4, learning_rate=1e-3, batches="mixed")
+    base = str(Path(packaged_model_path()))
+    with_wrong = load_file(train(base, pairs, tmp_path / "wrong", recipe) / "model.safetensors")
+    without = load_file(train(base, [ClozePair(p.anchor, p.context, p.chunk_id) for p in pairs], tmp_path / "none",
+                              recipe) / "model.safetensors")
+    assert any((with_wrong[k] != without[k]).any() for k in with_wrong)

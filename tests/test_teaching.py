@@ -4,9 +4,9 @@ import json
 import pytest
 
 from retriever.adaptation import (AdaptationRecipe, ClozePair, ReportChunk, adapted_name, inverse_cloze_pairs,
-                                  model_family, teach_into)
-from retriever.teaching import (TeachingFileError, TeachingQuestion, answering_window, read_teaching_questions,
-                                teaching_pairs)
+                                  model_family, teach_into, wrong_answer_mask)
+from retriever.teaching import (TeachingFileError, TeachingQuestion, answering_window, hard_wrong_answers,
+                                read_teaching_questions, teaching_pairs, with_wrong_answers)
 
 FILLER = " ".join(f"filler{i}" for i in range(40))
 QUOTE = "Cabinet resolved that every licensed taxi driver must complete safeguarding training each year"
@@ -86,6 +86,63 @@ def test_a_window_sharing_only_a_few_words_with_the_quote_is_not_its_answer():
     assert answering_window(QUOTE.lower().split(), ReportChunk(0, text, windows=whole)) == whole[0]
 
 
+def test_a_questions_hard_wrong_answer_is_the_window_most_like_it_of_a_chunk_holding_none_of_its_quotes():
+    question = TeachingQuestion("What did Telford decide on taxi driver training?", (("telford.pdf", QUOTE),))
+    chunks = [chunk(0, f"{FILLER}. {QUOTE}. Taxi driver training was decided"),  # holds the quote: its answer
+              chunk(1, f"{QUOTE}. Taxi driver training in Telford was decided", file="decision-notice.pdf"),
+              chunk(2, f"{FILLER}. The panel decided on driver training for Telford taxi firms. {FILLER}"),
+              chunk(3, f"Telford decided. {FILLER}")]
+    assert hard_wrong_answers([question], chunks) == {
+        question.question: "The panel decided on driver training for Telford taxi firms"}
+    # no window of another chunk shares a word with it: no wrong answer rather than a random one
+    assert hard_wrong_answers([TeachingQuestion("Zebras?", (("telford.pdf", QUOTE),))], chunks) == {}
+    assert hard_wrong_answers([question], []) == {} and hard_wrong_answers([], chunks) == {}
+
+
+def test_bm25_prefers_the_rarer_word_and_the_shorter_window():
+    question = TeachingQuestion("chalice taxi", (("telford.pdf", QUOTE),))
+    common = [chunk(i, "taxi taxi licensing policy") for i in range(5)]
+    rare = chunk(9, f"Operation Chalice reported to the board on its work with partners {FILLER}")
+    assert hard_wrong_answers([question], common + [rare])[question.question].startswith("Operation Chalice")
+    short, long = chunk(1, "taxi licensing"), chunk(2, f"taxi licensing {FILLER}")
+    assert hard_wrong_answers([question], [long, short])[question.question] == "taxi licensing"
+
+
+def test_windows_are_ranked_best_first_with_ties_by_row_however_many_score():
+    import numpy as np
+
+    from retriever.teaching import _ranked
+
+    scores = np.array([0.0, 2.0, 1.0, 2.0, 0.5, 1.0, 3.0, 0.0, 1.0])
+    full = [int(r) for r in np.flatnonzero(scores > 0)[np.argsort(-scores[scores > 0], kind="stable")]]
+    assert full == [6, 1, 3, 2, 5, 8, 4]
+    for first in (1, 2, 3, 4, 7, 64):  # the first few sorted apart: ties at their edge stay in row order
+        assert [int(r) for r in _ranked(scores, first)] == full
+    assert list(_ranked(np.zeros(3))) == []
+
+
+def test_each_pair_takes_its_questions_wrong_answer_and_a_question_without_one_keeps_none():
+    pairs = [ClozePair("q1?", "answer 1", 1), ClozePair("q2?", "answer 2", 2)]
+    assert with_wrong_answers(pairs, {"q1?": "looks like 1"}) == [ClozePair("q1?", "answer 1", 1, wrong="looks like 1"),
+                                                                  pairs[1]]
+
+
+def test_a_wrong_answer_that_is_another_pairs_answer_to_the_same_question_is_not_wrong_for_it():
+    batch = [ClozePair("q1?", "answer 1", 1, wrong="answer 2"), ClozePair("q1?", "answer 2", 2, wrong="x"),
+             ClozePair("q3?", "answer 3", 3, wrong="answer 1"), ClozePair("q4?", "answer 4", 4)]
+    wrong, held = wrong_answer_mask(batch)
+    assert wrong == ["answer 2", "x", "answer 1"]
+    assert held == [[True, False, True], [True, False, True], [False, False, False], [False, False, False]]
+    assert wrong_answer_mask([ClozePair("a window", "its chunk", 0)]) == ([], [[]])
+
+
+def test_a_wrong_answer_names_another_model_and_leaves_other_names_as_they_were():
+    pairs = [ClozePair("q?", "answer", 0)]
+    recipe = AdaptationRecipe()
+    assert adapted_name("base", pairs, recipe) != adapted_name("base", with_wrong_answers(pairs, {"q?": "w"}), recipe)
+    assert adapted_name("base", pairs, recipe) == adapted_name("base", with_wrong_answers(pairs, {}), recipe)
+
+
 def test_the_pairs_know_each_chunks_file_and_windows_and_give_whole_chunks_of_the_files_asked():
     text = f"{FILLER}. The panel meets every month to review each case. {FILLER}."
     start = text.index("The panel")
@@ -161,6 +218,31 @@ def test_the_packaged_models_teach_the_questions_whose_quotes_the_reports_hold(t
     assert trained[1][0] == str(tmp_path / "models" / adaptation.adapted_name(
         "all-MiniLM-L6-v2", list(index_like_pairs()), AdaptationRecipe()))
     assert model_family(name) == "all-MiniLM-L6-v2-adapted" and (tmp_path / "models" / name).is_dir()
+
+
+def test_the_packaged_models_teach_each_question_with_a_wrong_answer_from_a_chunk_not_holding_its_quote(
+        tmp_path, monkeypatch):
+    from retriever import adaptation
+    from retriever.index_model import PackagedModels
+
+    trained = []
+    monkeypatch.setattr(adaptation, "train", fake_training(trained))
+    text = f"{FILLER}. {QUOTE}. The panel meets every month to review each case. {FILLER}."
+    other = f"{FILLER}. Telford taxis were discussed by the panel in March. {FILLER}."
+    quoted, start = text.index(QUOTE), text.index("The panel")
+    near = other.index("Telford taxis")
+    pairs = inverse_cloze_pairs({0: (text, ""), 1: (other, "Minutes")},
+                                [(0, quoted, quoted + len(QUOTE)), (0, start, start + 48), (1, near, near + 50)],
+                                reports={0: "telford-cabinet", 1: "telford-minutes"},
+                                councils={0: "Telford & Wrekin", 1: "Telford & Wrekin"},
+                                files={0: "telford.pdf", 1: "minutes.pdf"})
+    questions = write_lines(tmp_path / "q.jsonl", [
+        {"question": "What did Telford decide on taxis?", "evidence": [{"file": "telford.pdf", "quote": QUOTE}]}])
+    PackagedModels("onnx", tmp_path / "cache", teaching_files=(questions,)).adapt(tmp_path / "models", pairs,
+                                                                                  lambda note: None)
+    (taught,) = trained[1][1]
+    assert (taught.anchor, taught.context) == ("What did Telford decide on taxis?", QUOTE)
+    assert taught.wrong == "Minutes\nTelford taxis were discussed by the panel in March"
 
 
 def test_with_no_quote_in_the_reports_the_model_is_adapted_and_not_taught(tmp_path, monkeypatch):
