@@ -70,14 +70,14 @@ class PackagedModels:
         questions = read_teaching_questions(self.teaching_files)
         chunks = pairs.report_chunks(quoted_files(questions)) if isinstance(pairs, ClozePairs) else []
         taught = teaching_pairs(questions, chunks)
-        if taught:  # each with a wrong answer that looks right, from all the reports (retriever/teaching.py)
-            wrong = hard_wrong_answers(questions, pairs.report_chunks())
-            taught = with_wrong_answers(taught, wrong)
-            log(f"{len(wrong)} of the {len(questions)} teaching questions have a hard wrong answer in these reports")
         if not taught:
             log(f"no quote of the {len(questions)} teaching questions is in these reports: the model is not taught")
             return name
-        return teach_into(models_dir, name, MODEL_NAME, taught, self.recipe, self.threads, log, self.checkpointing)
+        # each pair with a wrong answer that looks right, from all the reports (retriever/teaching.py)
+        wrong = hard_wrong_answers(questions, pairs.report_chunks())
+        log(f"{len(wrong)} of the {len(questions)} teaching questions have a hard wrong answer in these reports")
+        return teach_into(models_dir, name, MODEL_NAME, with_wrong_answers(taught, wrong), self.recipe, self.threads,
+                          log, self.checkpointing)
 
 
 def adapted_model_of(build: Path) -> str | None:
