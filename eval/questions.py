@@ -42,9 +42,9 @@ DEFAULT_QUESTIONS = Path(__file__).resolve().parent / "questions.jsonl"
 # written before it existed a candidate that qualified on the sets before it, each scored by a model not taught it
 # (hard wrong answers in the teaching; adopted); the twenty-third, written in the session after, was measured first
 # with the code as it stood; a rule written before it existed would have decided on it any candidate that qualified
-# on the sets before it (three other kinds of hard wrong answer and a term weight: none qualified). Since then the model
-# ingest makes is taught every held-out set's answers (retriever/teaching.py): scored with the served index they are
-# in sample, and `python -m eval.teaching` scores each by a model not taught it.
+# on the sets before it (three other kinds of hard wrong answer and a term weight: none qualified). Since the
+# twentieth the model ingest makes is taught every held-out set's answers (retriever/teaching.py): scored with the
+# served index they are in sample, and `python -m eval.teaching` scores each by a model not taught it.
 # holdout_questions.jsonl, holdout2_questions.jsonl, ... holdout23_questions.jsonl, in the order they were written
 HELD_OUT_QUESTIONS = tuple(DEFAULT_QUESTIONS.parent / f"holdout{n}_questions.jsonl" for n in ("", *range(2, 24)))
 
