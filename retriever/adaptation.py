@@ -115,14 +115,13 @@ class ClozePairs(Sequence[ClozePair]):
         return ClozePair(anchor, _context(rest, heading), chunk_id,
                          self._reports.get(chunk_id, ""), self._councils.get(chunk_id, ""))
 
-    def report_chunks(self, files: set[str] | None = None) -> list[ReportChunk]:
-        """Every chunk the pairs were made from, whole (those of `files` only, if given): what questions whose
-        answers are known are taught against (retriever/teaching.py)."""
+    def report_chunks(self) -> list[ReportChunk]:
+        """Every chunk the pairs were made from, whole: what questions whose answers are known are taught against
+        (retriever/teaching.py)."""
         return [ReportChunk(chunk_id, text, heading, self._all_windows.get(chunk_id, ()),
                             self._files.get(chunk_id, ""), self._reports.get(chunk_id, ""),
                             self._councils.get(chunk_id, ""))
-                for chunk_id, (text, heading) in self._chunks.items()
-                if files is None or self._files.get(chunk_id, "") in files]
+                for chunk_id, (text, heading) in self._chunks.items()]
 
 
 def _cloze(text: str, start: int, end: int) -> tuple[str, str]:

@@ -68,13 +68,14 @@ class PackagedModels:
         if not self.teaching_files:
             return name
         questions = read_teaching_questions(self.teaching_files)
-        chunks = pairs.report_chunks(quoted_files(questions)) if isinstance(pairs, ClozePairs) else []
-        taught = teaching_pairs(questions, chunks)
+        chunks = pairs.report_chunks() if isinstance(pairs, ClozePairs) else []
+        files = quoted_files(questions)
+        taught = teaching_pairs(questions, [chunk for chunk in chunks if chunk.file in files])
         if not taught:
             log(f"no quote of the {len(questions)} teaching questions is in these reports: the model is not taught")
             return name
         # each pair with a wrong answer that looks right, from all the reports (retriever/teaching.py)
-        wrong = hard_wrong_answers(questions, pairs.report_chunks())
+        wrong = hard_wrong_answers(questions, chunks)
         log(f"{len(wrong)} of the {len(questions)} teaching questions have a hard wrong answer in these reports")
         return teach_into(models_dir, name, MODEL_NAME, with_wrong_answers(taught, wrong), self.recipe, self.threads,
                           log, self.checkpointing)
