@@ -35,8 +35,9 @@ pytestmark = pytest.mark.model
 # were. Taught with hard wrong answers (the twenty-first session), and fitted on twenty-two sets: recall@5 0.872,
 # MRR@10 0.714, span 0.882, abstention 4 of 10, false abstention 3 of 78 (0.038). Taught and fitted on twenty-three
 # (the twenty-second session): recall@5 0.872, MRR@10 0.688, span 0.868, abstention 4 of 10, false abstention 4 of
-# 78 (0.051), a fraction of a question over the brief's 0.05 (README says so). The ceiling, 0.05 until then, sits just
-# above it: one more answerable question abstaining fails.
+# 78 (0.051), a fraction of a question over the brief's 0.05, and the ceiling was 0.052 for that session. Taught and
+# fitted on twenty-four (the twenty-third session): recall@5 0.872, MRR@10 0.697, span 0.897, abstention 4 of 10,
+# false abstention 3 of 78 (0.038); the ceiling is the brief's 0.05 again.
 FLOORS = {
     "recall@5": 0.79,
     "mrr@10": 0.60,
@@ -44,7 +45,7 @@ FLOORS = {
     "span_accuracy": 0.82,
     "abstention": 0.4,
 }
-CEILINGS = {"false_abstention": 0.052}
+CEILINGS = {"false_abstention": 0.05}
 
 
 @pytest.fixture(scope="module")
