@@ -12,7 +12,7 @@ DEFAULT_QUESTIONS = Path(__file__).resolve().parent / "questions.jsonl"
 # in docs/experiments.md, session by session, and the README ("Held-out questions"). Since the twentieth the model
 # ingest makes is taught every held-out set's answers (retriever/teaching.py): scored with the served index they are
 # in sample, and `python -m eval.teaching` scores each by a model not taught it.
-# holdout_questions.jsonl, holdout2_questions.jsonl, ... holdout24_questions.jsonl, in the order they were written
+# holdout_questions.jsonl, holdout2_questions.jsonl, ... holdout25_questions.jsonl, in the order they were written
 HELD_OUT_QUESTIONS = tuple(DEFAULT_QUESTIONS.parent / f"holdout{n}_questions.jsonl" for n in ("", *range(2, 26)))
 
 
