@@ -5,6 +5,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from retriever.settings import held_out_question_sets
+
 DEFAULT_QUESTIONS = Path(__file__).resolve().parent / "questions.jsonl"
 # Held-out sets (`make eval-holdout`), written later by readers who had not seen the search, each after the one
 # before had been used: how far the fixed set's figures carry to new questions. Each was measured first with the code
@@ -12,8 +14,9 @@ DEFAULT_QUESTIONS = Path(__file__).resolve().parent / "questions.jsonl"
 # in docs/experiments.md, session by session, and the README ("Held-out questions"). Since the twentieth the model
 # ingest makes is taught every held-out set's answers (retriever/teaching.py): scored with the served index they are
 # in sample, and `python -m eval.teaching` scores each by a model not taught it.
-# holdout_questions.jsonl, holdout2_questions.jsonl, ... holdout25_questions.jsonl, in the order they were written
-HELD_OUT_QUESTIONS = tuple(DEFAULT_QUESTIONS.parent / f"holdout{n}_questions.jsonl" for n in ("", *range(2, 26)))
+# holdout_questions.jsonl, holdout2_questions.jsonl, ..., in the order they were written: the same list ingest
+# teaches, so every set taught is one eval.teaching scores untaught (tests/test_questions.py names each set's prefix)
+HELD_OUT_QUESTIONS = tuple(held_out_question_sets())
 
 
 @dataclass(frozen=True)
