@@ -60,8 +60,8 @@ def test_enough_questions_with_unique_ids_and_known_kinds():
     assert all(q.question.strip() for q in QUESTIONS)
 
 
-# each set's id prefix, in the order written: h### for the first, g### for the second, ..., z### for the ninth, y### for the tenth, x### for the eleventh, w### for the twelfth, v### for the thirteenth, u### for the fourteenth, t### for the fifteenth, s### for the sixteenth, r### for the seventeenth, q### for the eighteenth, p### for the nineteenth, o### for the twentieth, n### for the twenty-first, m### for the twenty-second, l### for the twenty-third, k### for the twenty-fourth, j### for the twenty-fifth
-@pytest.mark.parametrize("held_out, prefix", list(zip(HELD_OUT_SETS, "hgfedcbazyxwvutsrqponmlkj", strict=True)),
+# each set's id prefix, in the order written: h### for the first, g### for the second, ..., z### for the ninth, y### for the tenth, x### for the eleventh, w### for the twelfth, v### for the thirteenth, u### for the fourteenth, t### for the fifteenth, s### for the sixteenth, r### for the seventeenth, q### for the eighteenth, p### for the nineteenth, o### for the twentieth, n### for the twenty-first, m### for the twenty-second, l### for the twenty-third, k### for the twenty-fourth, j### for the twenty-fifth, i### for the twenty-sixth
+@pytest.mark.parametrize("held_out, prefix", list(zip(HELD_OUT_SETS, "hgfedcbazyxwvutsrqponmlkji", strict=True)),
                          ids=[path.stem.removesuffix("_questions") for path in HELD_OUT_QUESTIONS])
 def test_the_holdout_questions_are_well_formed_and_new(held_out, prefix):
     assert len(held_out) >= 40
