@@ -39,9 +39,10 @@ pytestmark = pytest.mark.model
 # fitted on twenty-four (the twenty-third session): recall@5 0.872, MRR@10 0.697, span 0.897, abstention 4 of 10,
 # false abstention 3 of 78 (0.038); the ceiling was the brief's 0.05 again. Taught and fitted on twenty-five (the
 # twenty-fourth session): recall@5 0.885, MRR@10 0.712, span 0.855, abstention 4 of 10, false abstention 4 of 78
-# (0.051) again. One question of 78 is 0.013, and this set's count moves by one from one teaching to the next
-# (3, 4, 3, 4 over the last four) while false abstention left one set out stays at 0.051-0.053: the ceiling lets
-# a fourth through and fails a fifth (0.064). The brief's aim of at most 0.05 is unmet here by that fourth (README).
+# (0.051) again, and the ceiling was 0.052 for that session. Taught and fitted on twenty-six (the twenty-fifth
+# session): recall@5 0.872, MRR@10 0.707, span 0.868, abstention 4 of 10, false abstention 3 of 78 (0.038). One
+# question of 78 is 0.013, and this set's count moves by one from one teaching to the next (3, 4, 3, 4, 3 over the
+# last five) while false abstention left one set out stays at 0.051-0.053; the ceiling is the brief's 0.05 again.
 FLOORS = {
     "recall@5": 0.79,
     "mrr@10": 0.60,
@@ -49,7 +50,7 @@ FLOORS = {
     "span_accuracy": 0.82,
     "abstention": 0.4,
 }
-CEILINGS = {"false_abstention": 0.052}
+CEILINGS = {"false_abstention": 0.05}
 
 
 @pytest.fixture(scope="module")
