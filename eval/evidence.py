@@ -79,6 +79,26 @@ def pages_holding(file: str, quote: str) -> tuple[list[int], list[int]]:
     return hits, across
 
 
+def form_problems(qid: str, question: str, kind: str | None, council: str | None, has_evidence: bool, prefix: str,
+                  earlier: set[str]) -> list[str]:
+    """What is wrong with one question's form (not its evidence): its id, kind, council and wording, whether it was
+    asked in an earlier set (`earlier`: casefolded questions), and evidence given exactly when it is answerable."""
+    problems = []
+    if not re.fullmatch(rf"{re.escape(prefix)}\d{{3}}", qid):
+        problems.append(f"{qid}: id must be {prefix}###")
+    if kind not in KINDS:
+        problems.append(f"{qid}: kind {kind!r}")
+    if council not in COUNCILS:
+        problems.append(f"{qid}: council {council!r}")
+    if not question.strip():
+        problems.append(f"{qid}: empty question")
+    if question.casefold() in earlier:
+        problems.append(f"{qid}: question already in an earlier set")
+    if (kind == "unanswerable") == has_evidence:
+        problems.append(f"{qid}: evidence must be empty exactly when the kind is unanswerable")
+    return problems
+
+
 def set_problems(path: Path, prefix: str) -> tuple[int, list[str]]:
     """A new set's lines checked as the tests check a registered one: (how many questions, problems)."""
     registered = [DEFAULT_QUESTIONS, *(p for p in HELD_OUT_QUESTIONS if p.resolve() != path.resolve())]
@@ -95,19 +115,9 @@ def set_problems(path: Path, prefix: str) -> tuple[int, list[str]]:
             continue
         qid = q.get("id", f"line {number}")
         ids.append(qid)
-        if not re.fullmatch(rf"{re.escape(prefix)}\d{{3}}", qid):
-            problems.append(f"{qid}: id must be {prefix}###")
-        if q.get("kind") not in KINDS:
-            problems.append(f"{qid}: kind {q.get('kind')!r}")
-        if q.get("council") not in COUNCILS:
-            problems.append(f"{qid}: council {q.get('council')!r}")
-        if not q.get("question", "").strip():
-            problems.append(f"{qid}: empty question")
-        if q.get("question", "").casefold() in earlier:
-            problems.append(f"{qid}: question already in an earlier set")
         evidence = q.get("evidence", [])
-        if (q.get("kind") == "unanswerable") != (not evidence):
-            problems.append(f"{qid}: evidence must be empty exactly when the kind is unanswerable")
+        problems += form_problems(qid, q.get("question", ""), q.get("kind"), q.get("council"), bool(evidence),
+                                  prefix, earlier)
         for item in evidence:
             problem = quote_problem(item.get("file", ""), item.get("quote", ""), item.get("pages", []))
             if problem:
