@@ -32,7 +32,7 @@ class QuestionResult:
         return self.matching_ranks[0] if self.matching_ranks else None
 
 
-def _matched_evidence(passage: dict, evidence: tuple[Evidence, ...]) -> list[Evidence]:
+def matched_evidence(passage: dict, evidence: tuple[Evidence, ...]) -> list[Evidence]:
     return [e for e in evidence if passage["document"]["file"] == e.file and passage_matches(e.quote, passage["text"])]
 
 
@@ -41,7 +41,7 @@ def score_response(question: Question, response: dict, seconds: float,
     result = QuestionResult(question, response, seconds)
     first_match = None
     for passage in response["passages"][:DEPTH]:
-        matched = _matched_evidence(passage, question.evidence)
+        matched = matched_evidence(passage, question.evidence)
         if matched:
             result.matching_ranks.append(passage["rank"])
             result.files_covered.update(e.file for e in matched)
@@ -104,6 +104,19 @@ def percentile(values: list[float], q: float) -> float:
     position = (len(ordered) - 1) * q
     low, high = math.floor(position), math.ceil(position)
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def chance_ceiling(n: int, rate: float, significance: float = 0.05) -> int:
+    """The smallest count c such that a system failing each of n questions at `rate` fails more than c of them with
+    probability under `significance` (binomial): more failures than c are a regression, not the noise of n questions."""
+    if not 0.0 <= rate <= 1.0 or not 0.0 < significance < 1.0 or n < 0:
+        raise ValueError("rate in [0, 1], significance in (0, 1) and n >= 0")
+    below = 0.0  # P(X <= count)
+    for count in range(n + 1):
+        below += math.comb(n, count) * rate ** count * (1.0 - rate) ** (n - count)
+        if 1.0 - below < significance:
+            return count
+    return n
 
 
 def summarise(results: list[QuestionResult]) -> dict:

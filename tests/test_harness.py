@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from eval.harness import score_response, summarise
+from eval.harness import chance_ceiling, score_response, summarise
 from eval.questions import Evidence, Question
 
 QUOTE = "the Council call for standard national hackney carriage and private hire conditions"
@@ -111,3 +111,19 @@ def test_a_question_typed_casually_is_in_lower_case_without_apostrophes():
     typed = casually(Question("q3", "What's Telford’s MASH? Don't know", "definition", None, QUESTION.evidence))
     assert typed.question == "whats telfords mash? dont know"
     assert typed.id == "q3" and typed.evidence == QUESTION.evidence
+
+
+def test_the_chance_ceiling_is_the_count_a_rate_exceeds_with_probability_under_the_significance():
+    # ten fair coins: more than 7 heads has probability 56/1024 (0.055), more than 8 has 11/1024 (0.011)
+    assert chance_ceiling(10, 0.5) == 8
+    assert chance_ceiling(10, 0.5, significance=0.06) == 7
+    # the gate's case: at 0.05 on 78 questions, P(X > 7) = 0.041 and P(X > 6) = 0.095
+    assert chance_ceiling(78, 0.05) == 7
+    assert chance_ceiling(78, 0.0) == 0 and chance_ceiling(78, 1.0) == 78
+
+
+def test_the_chance_ceiling_refuses_a_rate_or_significance_out_of_range():
+    with pytest.raises(ValueError):
+        chance_ceiling(78, 1.5)
+    with pytest.raises(ValueError):
+        chance_ceiling(78, 0.05, significance=0.0)
