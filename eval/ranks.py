@@ -14,7 +14,7 @@ from pathlib import Path
 
 from eval.harness import matched_evidence
 from eval.questions import DEFAULT_QUESTIONS, HELD_OUT_QUESTIONS, load_questions
-from eval.teaching import folds
+from eval.teaching import fold_problem, folds
 
 DEEPEST = 100
 BANDS = ((1, 5), (6, 10), (11, 20), (21, 50), (51, DEEPEST))
@@ -51,12 +51,15 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     teaching = args.teaching or settings.index_dir.parent / "teaching" / settings.encoder
     models = PackagedModels.from_settings(settings)
-    jobs = [(settings.index_dir, [DEFAULT_QUESTIONS])]
-    jobs += [(teaching / f"fold-{n}", run) for n, run in enumerate(folds(list(HELD_OUT_QUESTIONS), args.folds), 1)]
-    missing = [str(root) for root, _ in jobs if current_build(root) is None]
-    if missing:  # checked before any search: a run takes a minute
-        print(f"error: no index at {', '.join(missing)}: build it first (`onrecord ingest` for the served one, "
-              f"`python -m eval.teaching --folds {args.folds}` for the folds')", file=sys.stderr)
+    fold_jobs = [(teaching / f"fold-{n}", run) for n, run in enumerate(folds(list(HELD_OUT_QUESTIONS), args.folds), 1)]
+    jobs = [(settings.index_dir, [DEFAULT_QUESTIONS]), *fold_jobs]
+    # checked before any search (a run takes a minute): every index there, and every fold built for these sets
+    problems = [f"no index at {root}" for root, _ in jobs if current_build(root) is None]
+    problems += [p for root, run in fold_jobs if current_build(root) is not None
+                 for p in [fold_problem(root, run)] if p]
+    if problems:
+        print(f"error: {'; '.join(problems)}. Build them first: `onrecord ingest` for the served index, "
+              f"`python -m eval.teaching --folds {args.folds}` for the folds", file=sys.stderr)
         return 2
     ranks: list[int | None] = []
     for root, sets in jobs:

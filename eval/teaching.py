@@ -14,6 +14,7 @@ is copied in too. Writes eval/results/teaching-<encoder>.md (--report) and print
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import shutil
 import sys
@@ -39,6 +40,33 @@ def folds(sets: list[Path], count: int) -> list[list[Path]]:
         out.append(sets[start:end])
         start = end
     return [f for f in out if f]
+
+
+# Which sets a fold's index scores and which its model was taught, beside the index: a later reader of the fold
+# (eval.ranks) checks it holds the sets it means to score, so a fold left by a run over other sets is not read as
+# untaught.
+FOLD_RECORD = "fold.json"
+
+
+def write_fold_record(root: Path, scored: list[Path], taught: list[Path]) -> None:
+    record = {"scored": [p.name for p in scored], "taught": [p.name for p in taught]}
+    (root / FOLD_RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+
+
+def fold_problem(root: Path, scored: list[Path]) -> str | None:
+    """Why the fold index at root cannot score `scored` untaught (None when it can): no record, other sets, or a
+    set among those its model was taught."""
+    try:
+        record = json.loads((root / FOLD_RECORD).read_text(encoding="utf-8"))
+        names, taught = list(record["scored"]), set(record["taught"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"{root} has no readable {FOLD_RECORD} (built before it was written?)"
+    wanted = [p.name for p in scored]
+    if names != wanted:
+        return f"{root} scores {', '.join(names) or 'no set'}, not {', '.join(wanted)}"
+    if taught & set(wanted):
+        return f"{root}'s model was taught {', '.join(sorted(taught & set(wanted)))}"
+    return None
 
 
 def copy_models(sources: list[Path], root: Path) -> None:
@@ -96,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         # built again each run: an index left by an earlier run keeps its model (ingest does not teach an index that
         # exists), which may have been taught other sets or by other code; a model already made is reused by name
         ingest([settings.corpus_dir], root, models, adapt=True, rebuild=True)
+        write_fold_record(root, run, taught)
         timings.append(time.perf_counter() - started)
         encoder = encoder_for_index(root, models)
         index = open_index(root, encoder.name, encoder.dimension)

@@ -19,3 +19,15 @@ def test_missing_indexes_are_named_before_any_search(tmp_path, monkeypatch, caps
     error = capsys.readouterr().err
     assert str(tmp_path / "index") in error and str(tmp_path / "teaching" / "fold-2") in error
     assert "python -m eval.teaching --folds 2" in error
+
+
+def test_a_fold_built_for_other_sets_is_refused(tmp_path, monkeypatch, capsys):
+    # every index present (a `current` build folder), but the folds carry no record of the sets they were built for
+    for root in (tmp_path / "index", tmp_path / "teaching" / "fold-1", tmp_path / "teaching" / "fold-2"):
+        (root / "current").mkdir(parents=True)
+    monkeypatch.setenv("ONRECORD_INDEX_DIR", str(tmp_path / "index"))
+    assert main(["--teaching", str(tmp_path / "teaching"), "--folds", "2"]) == 2
+    error = capsys.readouterr().err
+    assert "no index" not in error
+    assert f"{tmp_path / 'teaching' / 'fold-1'} has no readable fold.json" in error
+    assert f"{tmp_path / 'teaching' / 'fold-2'} has no readable fold.json" in error

@@ -288,3 +288,15 @@ def test_models_already_made_are_copied_for_reuse_and_half_made_ones_are_not(tmp
     copy_models([tmp_path / "served", tmp_path / "absent"], tmp_path / "fold")
     assert [p.name for p in (tmp_path / "fold" / "models").iterdir()] == ["m-adapted-0123456789ab"]
     assert [p.name for p in (tmp_path / "fold" / "models" / made.name).iterdir()] == ["modules.json"]
+
+
+def test_a_fold_record_says_which_sets_its_index_may_score_untaught(tmp_path):
+    from eval.teaching import fold_problem, write_fold_record
+
+    first, second, third = (tmp_path / f"holdout{n}_questions.jsonl" for n in (1, 2, 3))
+    assert "no readable fold.json" in fold_problem(tmp_path, [first])
+    write_fold_record(tmp_path, [first], [second, third])
+    assert fold_problem(tmp_path, [first]) is None
+    assert "scores holdout1_questions.jsonl, not holdout2_questions.jsonl" in fold_problem(tmp_path, [second])
+    write_fold_record(tmp_path, [first], [first, second])  # a model taught the set it would score
+    assert "was taught holdout1_questions.jsonl" in fold_problem(tmp_path, [first])
