@@ -54,9 +54,12 @@ def main(argv: list[str] | None = None) -> int:
     fold_jobs = [(teaching / f"fold-{n}", run) for n, run in enumerate(folds(list(HELD_OUT_QUESTIONS), args.folds), 1)]
     jobs = [(settings.index_dir, [DEFAULT_QUESTIONS]), *fold_jobs]
     # checked before any search (a run takes a minute): every index there, and every fold built for these sets
-    problems = [f"no index at {root}" for root, _ in jobs if current_build(root) is None]
-    problems += [p for root, run in fold_jobs if current_build(root) is not None
-                 for p in [fold_problem(root, run)] if p]
+    problems = []
+    for root, sets in jobs:
+        if current_build(root) is None:
+            problems.append(f"no index at {root}")
+        elif root != settings.index_dir and (problem := fold_problem(root, sets)):
+            problems.append(problem)
     if problems:
         print(f"error: {'; '.join(problems)}. Build them first: `onrecord ingest` for the served index, "
               f"`python -m eval.teaching --folds {args.folds}` for the folds", file=sys.stderr)

@@ -123,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         # built again each run: an index left by an earlier run keeps its model (ingest does not teach an index that
         # exists), which may have been taught other sets or by other code; a model already made is reused by name
+        (root / FOLD_RECORD).unlink(missing_ok=True)  # a run stopped mid-build leaves no record of other sets
         ingest([settings.corpus_dir], root, models, adapt=True, rebuild=True)
         write_fold_record(root, run, taught)
         timings.append(time.perf_counter() - started)
