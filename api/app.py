@@ -29,6 +29,7 @@ from api import schemas
 from api.index_holder import IndexHolder
 from api.middleware import ApiKeyMiddleware, ErrorMiddleware, LimitsMiddleware, quiet_access_log
 from api.pages import DEFAULT_WIDTH, MAX_WIDTH, MIN_WIDTH, CorpusFiles, PageRenderer, PageUnavailable, media_type
+from retriever.question_form import shipped_question_form
 from retriever.search import Searcher, SearchResult, UnknownFilter
 from retriever.settings import Settings
 from retriever.spelling import english_words
@@ -118,6 +119,7 @@ def create_app(settings: Settings | None = None, encoder=None, *, reload_interva
         if holder.build is not None:  # load the model now, not on the first question
             await run_in_threadpool(holder.searcher().encoder.encode, ["warm up"])
         await run_in_threadpool(english_words)  # and the spelling's word list
+        await run_in_threadpool(shipped_question_form)  # and the question form's counts (abstention)
         app.state.files = CorpusFiles(settings.corpus_dir)
         app.state.renderer = PageRenderer()
         app.state.audit = AuditLog(settings.audit_log) if settings.audit_log else None

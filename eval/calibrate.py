@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from eval.__main__ import in_process_searchers
 from eval.configs import DEFAULT
+from eval.question_form import form_without
 from eval.questions import DEFAULT_QUESTIONS, HELD_OUT_QUESTIONS, load_questions
 from retriever.abstention import AbstentionModel, Calibration, fit_logistic, threshold_for, write_calibration
 from retriever.search import Searcher, abstention_features
@@ -31,6 +32,21 @@ class Scored:
     defined: bool  # the reports define what it asks: answered whatever its confidence
     features: dict[str, float]
     summed: float  # the earlier rule's confidence (dense + coverage)
+    question: str = ""
+
+
+def read_without(scored: list[Scored], left_out: frozenset[str]) -> list[Scored]:
+    """The questions with their question form counted without the sets named in `left_out` nor their own
+    (retriever/question_form.py): a held-out set's form as a new question's would be, none shaped by its own words."""
+    by_set: dict[str, list[Scored]] = {}
+    for s in scored:
+        by_set.setdefault(s.question_set, []).append(s)
+    read = {}
+    for name, rows in by_set.items():
+        form = form_without(left_out | {name})
+        read.update({id(s): replace(s, features={**s.features, "question_form": form.log_odds(s.question)})
+                     for s in rows})
+    return [read[id(s)] for s in scored]
 
 
 def score_questions(searcher: Searcher, files: list[Path]) -> list[Scored]:
@@ -41,8 +57,8 @@ def score_questions(searcher: Searcher, files: list[Path]) -> list[Scored]:
         for q in load_questions(path):
             result = summing.search(q.question, k=10)
             scored.append(Scored(path.name, q.answerable, result.answered, abstention_features(result.signals),
-                                 result.confidence))
-    return scored
+                                 result.confidence, q.question))
+    return read_without(scored, frozenset())
 
 
 def calibrate(scored: list[Scored], max_false_abstention: float = 0.05, l2: float = 1.0) -> AbstentionModel:
@@ -66,8 +82,10 @@ def leave_one_set_out(scored: list[Scored], max_false_abstention: float = 0.05) 
     """Abstention and false abstention pooled over the sets, each scored by a fit on the others."""
     totals = {"logistic": [0, 0, 0, 0], "sum": [0, 0, 0, 0]}
     for held in sorted({s.question_set for s in scored}):
-        train = [s for s in scored if s.question_set != held]
-        test = [s for s in scored if s.question_set == held]
+        # nothing of the held set reaches the fit: not its questions, nor its words in the others' question form
+        read = read_without(scored, frozenset({held}))
+        train = [s for s in read if s.question_set != held]
+        test = [s for s in read if s.question_set == held]
         model = calibrate(train, max_false_abstention)
         summed_threshold = threshold_for([s.summed for s in train], [s.answerable for s in train],
                                          [s.defined for s in train], max_false_abstention)

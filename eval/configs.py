@@ -25,6 +25,7 @@ CONFIGS: dict[str, dict] = {
     "- council as passage context": {"council_in_passages": False},
     "- coverage in one passage": {"coverage_in_one_passage": False},
     "- typed coverage": {"typed_coverage": False},
+    "- question form": {"question_form": False},
     "- window answer spans": {"sentence_embeddings": False},
     "- abstention model (sum of signals)": {"abstention": "sum"},
     # no question here has a slip: this row shows the correction costs them nothing (python -m eval.typos

@@ -8,7 +8,9 @@ The features (the signals of retriever/search.py's confidence):
 - typed_coverage: for a "how many" / "when" question, the share one sentence stating a quantity or date holds
   (the coverage otherwise);
 - asks_quantity: 1 for such a question, else 0;
-- unknown_share: the IDF-weighted share of the question's words that no chunk holds at all.
+- unknown_share: the IDF-weighted share of the question's words that no chunk holds at all;
+- question_form: the log-odds that a question so worded is answerable, from its words alone
+  (retriever/question_form.py).
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-FEATURES = ("dense", "coverage", "typed_coverage", "asks_quantity", "unknown_share")
+FEATURES = ("dense", "coverage", "typed_coverage", "asks_quantity", "unknown_share", "question_form")
 # An archive's own abstention model, at the index's root (`python -m eval.calibrate --save`)
 CALIBRATION_FILE = "abstention.json"
 

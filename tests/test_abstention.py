@@ -9,9 +9,9 @@ from retriever.abstention import (CALIBRATION_FILE, FEATURES, AbstentionModel, C
                                   load_calibration, read_calibration, threshold_for, write_calibration)
 
 
-def _features(dense, coverage=0.5, typed=None, asks=0.0, unknown=0.0):
+def _features(dense, coverage=0.5, typed=None, asks=0.0, unknown=0.0, form=0.0):
     return {"dense": dense, "coverage": coverage, "typed_coverage": coverage if typed is None else typed,
-            "asks_quantity": asks, "unknown_share": unknown}
+            "asks_quantity": asks, "unknown_share": unknown, "question_form": form}
 
 
 def _questions(n, seed, shift=0.0):
@@ -45,7 +45,7 @@ def test_a_fit_needs_both_kinds_of_question():
 def test_the_model_has_one_coefficient_per_feature_and_never_overflows():
     with pytest.raises(ValueError, match="one coefficient per feature"):
         AbstentionModel((1.0, 2.0), 0.0, 0.5)
-    model = AbstentionModel((1000.0, 0.0, 0.0, 0.0, 0.0), 0.0, 0.5)
+    model = AbstentionModel((1000.0, 0.0, 0.0, 0.0, 0.0, 0.0), 0.0, 0.5)
     assert model.probability(_features(10.0)) == 1.0
     assert model.probability(_features(-10.0)) == 0.0
     assert model.probability(_features(0.0)) == 0.5
@@ -100,14 +100,14 @@ def test_leave_one_set_out_scores_each_set_by_a_fit_on_the_others():
 
 
 def test_an_archives_own_calibration_is_saved_whole_and_read_back(tmp_path):
-    model = AbstentionModel((1.0, 2.0, 3.0, 4.0, 5.0), -1.5, 0.4)
+    model = AbstentionModel((1.0, 2.0, 3.0, 4.0, 5.0, 6.0), -1.5, 0.4)
     assert read_calibration(tmp_path) is None  # none saved: the built-in models serve
     path = write_calibration(tmp_path, Calibration("m-adapted-0123456789ab", model, "54 questions, 12 unanswerable"))
     assert path == tmp_path / CALIBRATION_FILE and [p.name for p in tmp_path.iterdir()] == [CALIBRATION_FILE]
     assert read_calibration(tmp_path) == Calibration("m-adapted-0123456789ab", model, "54 questions, 12 unanswerable")
 
 
-SAVED = {"model": "m", "features": list(FEATURES), "coefficients": [1, 2, 3, 4, 5], "intercept": -1, "threshold": 0.5}
+SAVED = {"model": "m", "features": list(FEATURES), "coefficients": [1, 2, 3, 4, 5, 6], "intercept": -1, "threshold": 0.5}
 
 
 @pytest.mark.parametrize("text", [

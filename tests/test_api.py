@@ -370,7 +370,7 @@ INDEX_PATHS = ["/search?q=taxi", "/documents", "/documents/taxi", "/documents/ta
 
 def test_an_archives_own_abstention_model_is_read_with_the_index_and_a_bad_one_passed_over(tmp_path, corpus_dir,
                                                                                            caplog):
-    from retriever.abstention import CALIBRATION_FILE, AbstentionModel, Calibration, write_calibration
+    from retriever.abstention import CALIBRATION_FILE, FEATURES, AbstentionModel, Calibration, write_calibration
 
     encoder = FakeEncoder()
     build_index([corpus_dir], tmp_path / "index", encoder, SMALL_CHUNKS)
@@ -380,14 +380,15 @@ def test_an_archives_own_abstention_model_is_read_with_the_index_and_a_bad_one_p
         built_in = c.get("/search", params=question).json()
     model = read_manifest(current_build(tmp_path / "index"))["model"]
     for threshold in (0.4, 0.6):  # a model giving every question a probability of 0.5
-        write_calibration(tmp_path / "index", Calibration(model, AbstentionModel((0.0,) * 5, 0.0, threshold)))
+        write_calibration(tmp_path / "index",
+                          Calibration(model, AbstentionModel((0.0,) * len(FEATURES), 0.0, threshold)))
         with client_for(settings, encoder) as c:
             body = c.get("/search", params=question).json()
             assert c.get("/healthz").json()["abstention"] == "own"
         assert body["answered"] == (threshold < 0.5) and body["confidence"] == 0.5
     # fitted for a model the index is not embedded by (rebuilt since with a model adapted again): said, not used
     write_calibration(tmp_path / "index", Calibration("all-MiniLM-L6-v2-adapted-0123456789ab",
-                                                      AbstentionModel((0.0,) * 5, 0.0, 0.6)))
+                                                      AbstentionModel((0.0,) * len(FEATURES), 0.0, 0.6)))
     caplog.set_level(logging.WARNING, logger="onrecord.api")
     with client_for(settings, encoder) as c:
         assert c.get("/search", params=question).json() == built_in

@@ -28,18 +28,18 @@ def test_ask_human_output_shows_citation_and_marked_answer(cli_env, capsys):
 
 
 def test_ask_uses_the_archives_own_abstention_model_and_warns_of_one_it_cannot_read(cli_env, capsys):
-    from retriever.abstention import CALIBRATION_FILE, AbstentionModel, Calibration, write_calibration
+    from retriever.abstention import CALIBRATION_FILE, FEATURES, AbstentionModel, Calibration, write_calibration
     from retriever.store import current_build, read_manifest
 
     assert cli.main(["ask", "taxi licensing", "--json"]) == 0
     built_in = json.loads(capsys.readouterr().out)["answered"]
     model = read_manifest(current_build(cli_env))["model"]
     for threshold in (0.4, 0.6):  # every question's probability is 0.5
-        write_calibration(cli_env, Calibration(model, AbstentionModel((0.0,) * 5, 0.0, threshold)))
+        write_calibration(cli_env, Calibration(model, AbstentionModel((0.0,) * len(FEATURES), 0.0, threshold)))
         assert cli.main(["ask", "taxi licensing", "--json"]) == 0
         assert json.loads(capsys.readouterr().out)["answered"] == (threshold < 0.5)
     write_calibration(cli_env, Calibration("all-MiniLM-L6-v2-adapted-0123456789ab",  # another model's: said, not used
-                                           AbstentionModel((0.0,) * 5, 0.0, 0.6)))
+                                           AbstentionModel((0.0,) * len(FEATURES), 0.0, 0.6)))
     assert cli.main(["ask", "taxi licensing", "--json"]) == 0
     captured = capsys.readouterr()
     assert json.loads(captured.out)["answered"] == built_in

@@ -717,3 +717,15 @@ def test_a_slip_is_searched_as_the_reports_spell_it_and_said(searcher):
 def test_words_the_reports_hold_or_english_spells_are_not_slips(searcher):
     for question in ("taxi licensing policies in the borough", "counselling for kids", "what about vapes"):
         assert searcher.search(question, k=1).suggestion is None
+
+
+def test_the_question_form_reads_the_question_as_asked_and_the_ablation_reads_none_of_it(searcher):
+    from retriever.question_form import shipped_question_form
+
+    form = shipped_question_form()
+    for question in ("how much money did the council spend on taxis", "what did cabinet decide about taxis",
+                     "what is it"):  # the last has no word to search: its signals are few, the form among them
+        assert searcher.search(question, k=10).signals["question_form"] == pytest.approx(form.log_odds(question))
+    assert form.log_odds("how much money did it cost") < form.prior < form.log_odds("what did cabinet recommend")
+    ablated = searcher.with_config(question_form=False)
+    assert ablated.search("how much money", k=10).signals["question_form"] == pytest.approx(form.prior)
