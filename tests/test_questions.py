@@ -9,11 +9,12 @@ from collections import Counter
 import pytest
 
 from eval.evidence import CORPUS, HELD_OUT_PREFIXES, form_problems, quote_problem
-from eval.questions import DEFAULT_QUESTIONS, HELD_OUT_QUESTIONS, load_questions
+from eval.questions import DEFAULT_QUESTIONS, HELD_OUT_QUESTIONS, PROBE_QUESTIONS, load_questions
 
 QUESTIONS = load_questions(DEFAULT_QUESTIONS)
 HELD_OUT_SETS = [load_questions(path) for path in HELD_OUT_QUESTIONS]
-SETS = [QUESTIONS, *HELD_OUT_SETS]  # in the order they were written
+PROBE = load_questions(PROBE_QUESTIONS)
+SETS = [QUESTIONS, *HELD_OUT_SETS, PROBE]  # in the order they were written
 EVIDENCE = [(q.id, e) for question_set in SETS for q in question_set for e in q.evidence]
 
 
@@ -38,6 +39,16 @@ def test_the_holdout_questions_are_well_formed_and_new(held_out, prefix):
     problems = [p for q in held_out
                 for p in form_problems(q.id, q.question, q.kind, q.council, bool(q.evidence), prefix, earlier)]
     assert not problems, problems
+
+
+def test_the_probe_is_well_formed_new_and_a_third_unanswerable():
+    ids = [q.id for q in PROBE]
+    assert len(ids) == 54 and len(ids) == len(set(ids))
+    earlier = {q.question.casefold() for earlier_set in SETS[:-1] for q in earlier_set}
+    problems = [p for q in PROBE for p in form_problems(q.id, q.question, q.kind, q.council, bool(q.evidence), "pb",
+                                                        earlier)]
+    assert not problems, problems
+    assert sum(q.kind == "unanswerable" for q in PROBE) == 18
 
 
 def test_unanswerable_questions_have_no_evidence_and_the_rest_do():
