@@ -38,15 +38,9 @@ class Scored:
 def read_without(scored: list[Scored], left_out: frozenset[str]) -> list[Scored]:
     """The questions with their question form counted without the sets named in `left_out` nor their own
     (retriever/question_form.py): a held-out set's form as a new question's would be, none shaped by its own words."""
-    by_set: dict[str, list[Scored]] = {}
-    for s in scored:
-        by_set.setdefault(s.question_set, []).append(s)
-    read = {}
-    for name, rows in by_set.items():
-        form = form_without(left_out | {name})
-        read.update({id(s): replace(s, features={**s.features, "question_form": form.log_odds(s.question)})
-                     for s in rows})
-    return [read[id(s)] for s in scored]
+    forms = {name: form_without(left_out | {name}) for name in {s.question_set for s in scored}}
+    return [replace(s, features={**s.features, "question_form": forms[s.question_set].log_odds(s.question)})
+            for s in scored]
 
 
 def score_questions(searcher: Searcher, files: list[Path]) -> list[Scored]:

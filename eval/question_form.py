@@ -32,8 +32,8 @@ def counted_sets(paths: tuple[Path, ...] = HELD_OUT_QUESTIONS) -> FormCounts:
 @lru_cache(maxsize=64)  # a form is ~14,000 log-odds: keep a few
 def form_without(left_out: frozenset[str], paths: tuple[Path, ...] = HELD_OUT_QUESTIONS) -> QuestionForm:
     """The question form counted over the sets of `paths` whose file names are not in `left_out`."""
-    return QuestionForm.from_counts(counted_sets(paths) - counted_sets(
-        tuple(path for path in paths if path.name in left_out)))
+    left = sum((set_counts(path) for path in paths if path.name in left_out), FormCounts(0, 0, {}))
+    return QuestionForm.from_counts(counted_sets(paths) - left)
 
 
 def main(argv: list[str] | None = None) -> int:
