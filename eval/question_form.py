@@ -23,16 +23,17 @@ def set_counts(path: Path) -> FormCounts:
 
 @lru_cache(maxsize=None)
 def counted_sets(paths: tuple[Path, ...] = HELD_OUT_QUESTIONS) -> FormCounts:
-    total = FormCounts(0, 0, {})
-    for path in paths:
-        total = total + set_counts(path)
-    return total
+    return summed_counts(paths)
+
+
+def summed_counts(paths) -> FormCounts:
+    return sum((set_counts(path) for path in paths), FormCounts(0, 0, {}))
 
 
 @lru_cache(maxsize=64)  # a form is ~14,000 log-odds: keep a few
 def form_without(left_out: frozenset[str], paths: tuple[Path, ...] = HELD_OUT_QUESTIONS) -> QuestionForm:
     """The question form counted over the sets of `paths` whose file names are not in `left_out`."""
-    left = sum((set_counts(path) for path in paths if path.name in left_out), FormCounts(0, 0, {}))
+    left = summed_counts(path for path in paths if path.name in left_out)
     return QuestionForm.from_counts(counted_sets(paths) - left)
 
 

@@ -28,25 +28,27 @@ def test_enough_questions_with_unique_ids_and_known_kinds():
     assert not problems, problems
 
 
+def problems_against_earlier_sets(question_set, prefix):
+    """Duplicate ids, and the checker's own test of each question's form (eval.evidence.form_problems) against the
+    sets written before this one."""
+    ids = [q.id for q in question_set]
+    duplicates = [f"{i}: id used twice" for i, c in Counter(ids).items() if c > 1]
+    earlier = {q.question.casefold() for earlier_set in SETS[:SETS.index(question_set)] for q in earlier_set}
+    return duplicates + [p for q in question_set
+                         for p in form_problems(q.id, q.question, q.kind, q.council, bool(q.evidence), prefix, earlier)]
+
+
 @pytest.mark.parametrize("held_out, prefix", list(zip(HELD_OUT_SETS, HELD_OUT_PREFIXES, strict=True)),
                          ids=[path.stem.removesuffix("_questions") for path in HELD_OUT_QUESTIONS])
 def test_the_holdout_questions_are_well_formed_and_new(held_out, prefix):
     assert len(held_out) >= 40
-    ids = [q.id for q in held_out]
-    assert len(ids) == len(set(ids)), [i for i, c in Counter(ids).items() if c > 1]
-    # the checker's own test of a question's form (eval.evidence.form_problems), against the sets written before
-    earlier = {q.question.casefold() for earlier_set in SETS[:SETS.index(held_out)] for q in earlier_set}
-    problems = [p for q in held_out
-                for p in form_problems(q.id, q.question, q.kind, q.council, bool(q.evidence), prefix, earlier)]
+    problems = problems_against_earlier_sets(held_out, prefix)
     assert not problems, problems
 
 
 def test_the_probe_is_well_formed_new_and_a_third_unanswerable():
-    ids = [q.id for q in PROBE]
-    assert len(ids) == 54 and len(ids) == len(set(ids))
-    earlier = {q.question.casefold() for earlier_set in SETS[:-1] for q in earlier_set}
-    problems = [p for q in PROBE for p in form_problems(q.id, q.question, q.kind, q.council, bool(q.evidence), "pb",
-                                                        earlier)]
+    assert len(PROBE) == 54
+    problems = problems_against_earlier_sets(PROBE, "pb")
     assert not problems, problems
     assert sum(q.kind == "unanswerable" for q in PROBE) == 18
 
