@@ -25,7 +25,7 @@ CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 KINDS = {"decision", "definition", "number", "paraphrase", "keyword", "acronym", "multi", "unanswerable"}
 COUNCILS = {"Telford & Wrekin", "Walsall", "Wolverhampton", "Birmingham", None}
 # Each held-out set's id prefix, in the order written (h### the first, g### the second, ...): a new set adds one.
-HELD_OUT_PREFIXES = (*"hgfedcbazyxwvutsrqponmlkji", "aa", "ab", "ac")
+HELD_OUT_PREFIXES = (*"hgfedcbazyxwvutsrqponmlkji", "aa", "ab", "ac", "pb", "ad")
 QUOTE_WORDS = (8, 40)
 PAGE_LINE = re.compile(r"^\s*Page \d+ of \d+\s*$")
 

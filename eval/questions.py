@@ -17,11 +17,6 @@ DEFAULT_QUESTIONS = Path(__file__).resolve().parent / "questions.jsonl"
 # holdout_questions.jsonl, holdout2_questions.jsonl, ..., in the order they were written: the same list ingest
 # teaches, so every set taught is one eval.teaching scores untaught (tests/test_questions.py names each set's prefix)
 HELD_OUT_QUESTIONS = tuple(held_out_question_sets())
-# A probe written to another brief (the twenty-eighth session, rule AH): a third of each reader's questions
-# unanswerable and worded as definitions, decisions, situations and figures, so that a question's wording cannot tell
-# them from answerable ones. It tests the question form (retriever/question_form.py), which learns from the held-out
-# sets' questions; it is neither taught nor counted, so every figure on it is out of sample (eval/results/probe-first).
-PROBE_QUESTIONS = Path(__file__).resolve().parent / "probe_questions.jsonl"
 
 
 @dataclass(frozen=True)
