@@ -17,6 +17,9 @@ DEFAULT_QUESTIONS = Path(__file__).resolve().parent / "questions.jsonl"
 # holdout_questions.jsonl, holdout2_questions.jsonl, ..., in the order they were written: the same list ingest
 # teaches, so every set taught is one eval.teaching scores untaught (tests/test_questions.py names each set's prefix)
 HELD_OUT_QUESTIONS = tuple(held_out_question_sets())
+# Sets already written and used to decide (measured once, never taught or counted), waiting in eval/pending/ for the
+# next refit to register them (docs/question-sets.md): tests/test_questions.py checks them as it checks the held-out.
+PENDING_QUESTIONS = tuple(sorted((Path(__file__).resolve().parent / "pending").glob("holdout*_questions.jsonl")))
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,14 @@ from collections import Counter
 
 import pytest
 
-from eval.evidence import CORPUS, HELD_OUT_PREFIXES, form_problems, quote_problem
-from eval.questions import DEFAULT_QUESTIONS, HELD_OUT_QUESTIONS, load_questions
+from eval.evidence import CORPUS, HELD_OUT_PREFIXES, PENDING_PREFIXES, form_problems, quote_problem
+from eval.questions import DEFAULT_QUESTIONS, HELD_OUT_QUESTIONS, PENDING_QUESTIONS, load_questions
 
 QUESTIONS = load_questions(DEFAULT_QUESTIONS)
 HELD_OUT_SETS = [load_questions(path) for path in HELD_OUT_QUESTIONS]
-SETS = [QUESTIONS, *HELD_OUT_SETS]  # in the order they were written
+PENDING_SETS = [load_questions(path) for path in PENDING_QUESTIONS]
+SETS = [QUESTIONS, *HELD_OUT_SETS, *PENDING_SETS]  # in the order they were written
+WRITTEN_SETS = (*HELD_OUT_QUESTIONS, *PENDING_QUESTIONS)
 EVIDENCE = [(q.id, e) for question_set in SETS for q in question_set for e in q.evidence]
 
 
@@ -37,8 +39,9 @@ def problems_against_earlier_sets(question_set, prefix):
                          for p in form_problems(q.id, q.question, q.kind, q.council, bool(q.evidence), prefix, earlier)]
 
 
-@pytest.mark.parametrize("held_out, prefix", list(zip(HELD_OUT_SETS, HELD_OUT_PREFIXES, strict=True)),
-                         ids=[path.stem.removesuffix("_questions") for path in HELD_OUT_QUESTIONS])
+@pytest.mark.parametrize("held_out, prefix", list(zip([*HELD_OUT_SETS, *PENDING_SETS],
+                                                      [*HELD_OUT_PREFIXES, *PENDING_PREFIXES], strict=True)),
+                         ids=[path.stem.removesuffix("_questions") for path in WRITTEN_SETS])
 def test_the_holdout_questions_are_well_formed_and_new(held_out, prefix):
     assert len(held_out) >= 40
     problems = problems_against_earlier_sets(held_out, prefix)
@@ -50,8 +53,8 @@ def test_the_holdout_questions_are_well_formed_and_new(held_out, prefix):
 MIXED_BRIEF_FROM = HELD_OUT_PREFIXES.index("pb")
 
 
-@pytest.mark.parametrize("held_out", HELD_OUT_SETS[MIXED_BRIEF_FROM:],
-                         ids=[path.stem.removesuffix("_questions") for path in HELD_OUT_QUESTIONS[MIXED_BRIEF_FROM:]])
+@pytest.mark.parametrize("held_out", [*HELD_OUT_SETS, *PENDING_SETS][MIXED_BRIEF_FROM:],
+                         ids=[path.stem.removesuffix("_questions") for path in WRITTEN_SETS[MIXED_BRIEF_FROM:]])
 def test_sets_written_to_the_mixed_brief_are_a_third_unanswerable(held_out):
     assert len(held_out) == 54
     assert sum(q.kind == "unanswerable" for q in held_out) == 18
