@@ -19,7 +19,7 @@ from pathlib import Path
 from pypdf import PdfReader
 
 from eval.matching import normalise
-from eval.questions import DEFAULT_QUESTIONS, HELD_OUT_QUESTIONS, PENDING_QUESTIONS, load_questions
+from eval.questions import DEFAULT_QUESTIONS, WRITTEN_QUESTIONS, load_questions
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 KINDS = {"decision", "definition", "number", "paraphrase", "keyword", "acronym", "multi", "unanswerable"}
@@ -28,6 +28,7 @@ COUNCILS = {"Telford & Wrekin", "Walsall", "Wolverhampton", "Birmingham", None}
 HELD_OUT_PREFIXES = (*"hgfedcbazyxwvutsrqponmlkji", "aa", "ab", "ac", "pb", "ad")
 # The pending sets' prefixes (eval.questions.PENDING_QUESTIONS), in the same order; registering one moves it above.
 PENDING_PREFIXES = ("ae",)
+WRITTEN_PREFIXES = (*HELD_OUT_PREFIXES, *PENDING_PREFIXES)  # eval.questions.WRITTEN_QUESTIONS'
 QUOTE_WORDS = (8, 40)
 PAGE_LINE = re.compile(r"^\s*Page \d+ of \d+\s*$")
 
@@ -103,8 +104,7 @@ def form_problems(qid: str, question: str, kind: str | None, council: str | None
 
 def set_problems(path: Path, prefix: str) -> tuple[int, list[str]]:
     """A new set's lines checked as the tests check a registered one: (how many questions, problems)."""
-    written = (*HELD_OUT_QUESTIONS, *PENDING_QUESTIONS)
-    others = [DEFAULT_QUESTIONS, *(p for p in written if p.resolve() != path.resolve())]
+    others = [DEFAULT_QUESTIONS, *(p for p in WRITTEN_QUESTIONS if p.resolve() != path.resolve())]
     earlier = {q.question.casefold() for p in others for q in load_questions(p)}
     problems: list[str] = []
     ids: list[str] = []

@@ -20,6 +20,8 @@ HELD_OUT_QUESTIONS = tuple(held_out_question_sets())
 # Sets already written and used to decide (measured once, never taught or counted), waiting in eval/pending/ for the
 # next refit to register them (docs/question-sets.md): tests/test_questions.py checks them as it checks the held-out.
 PENDING_QUESTIONS = tuple(sorted((Path(__file__).resolve().parent / "pending").glob("holdout*_questions.jsonl")))
+# Every set written after the fixed one, in the order written: the held-out sets, then the pending ones.
+WRITTEN_QUESTIONS = (*HELD_OUT_QUESTIONS, *PENDING_QUESTIONS)
 
 
 @dataclass(frozen=True)

@@ -8,14 +8,13 @@ from collections import Counter
 
 import pytest
 
-from eval.evidence import CORPUS, HELD_OUT_PREFIXES, PENDING_PREFIXES, form_problems, quote_problem
-from eval.questions import DEFAULT_QUESTIONS, HELD_OUT_QUESTIONS, PENDING_QUESTIONS, load_questions
+from eval.evidence import CORPUS, HELD_OUT_PREFIXES, WRITTEN_PREFIXES, form_problems, quote_problem
+from eval.questions import DEFAULT_QUESTIONS, WRITTEN_QUESTIONS, load_questions
 
 QUESTIONS = load_questions(DEFAULT_QUESTIONS)
-HELD_OUT_SETS = [load_questions(path) for path in HELD_OUT_QUESTIONS]
-PENDING_SETS = [load_questions(path) for path in PENDING_QUESTIONS]
-SETS = [QUESTIONS, *HELD_OUT_SETS, *PENDING_SETS]  # in the order they were written
-WRITTEN_SETS = (*HELD_OUT_QUESTIONS, *PENDING_QUESTIONS)
+WRITTEN_SETS = [load_questions(path) for path in WRITTEN_QUESTIONS]  # the held-out sets, then the pending ones
+SETS = [QUESTIONS, *WRITTEN_SETS]  # in the order they were written
+SET_NAMES = [path.stem.removesuffix("_questions") for path in WRITTEN_QUESTIONS]
 EVIDENCE = [(q.id, e) for question_set in SETS for q in question_set for e in q.evidence]
 
 
@@ -39,9 +38,7 @@ def problems_against_earlier_sets(question_set, prefix):
                          for p in form_problems(q.id, q.question, q.kind, q.council, bool(q.evidence), prefix, earlier)]
 
 
-@pytest.mark.parametrize("held_out, prefix", list(zip([*HELD_OUT_SETS, *PENDING_SETS],
-                                                      [*HELD_OUT_PREFIXES, *PENDING_PREFIXES], strict=True)),
-                         ids=[path.stem.removesuffix("_questions") for path in WRITTEN_SETS])
+@pytest.mark.parametrize("held_out, prefix", list(zip(WRITTEN_SETS, WRITTEN_PREFIXES, strict=True)), ids=SET_NAMES)
 def test_the_holdout_questions_are_well_formed_and_new(held_out, prefix):
     assert len(held_out) >= 40
     problems = problems_against_earlier_sets(held_out, prefix)
@@ -53,8 +50,7 @@ def test_the_holdout_questions_are_well_formed_and_new(held_out, prefix):
 MIXED_BRIEF_FROM = HELD_OUT_PREFIXES.index("pb")
 
 
-@pytest.mark.parametrize("held_out", [*HELD_OUT_SETS, *PENDING_SETS][MIXED_BRIEF_FROM:],
-                         ids=[path.stem.removesuffix("_questions") for path in WRITTEN_SETS[MIXED_BRIEF_FROM:]])
+@pytest.mark.parametrize("held_out", WRITTEN_SETS[MIXED_BRIEF_FROM:], ids=SET_NAMES[MIXED_BRIEF_FROM:])
 def test_sets_written_to_the_mixed_brief_are_a_third_unanswerable(held_out):
     assert len(held_out) == 54
     assert sum(q.kind == "unanswerable" for q in held_out) == 18

@@ -1,5 +1,6 @@
 import pytest
 
+from retriever.question_form import shipped_question_form
 from retriever.search import Searcher, UnknownFilter
 
 
@@ -702,8 +703,6 @@ def test_a_slip_is_searched_as_the_reports_spell_it_and_said(searcher):
     assert spelt.suggestion is None and not spelt.suggestion_searched
     assert [p.text for p in typed.passages] == [p.text for p in spelt.passages]
     # the passages' signals are the spelt question's; the question form reads the question as asked
-    from retriever.question_form import shipped_question_form
-
     assert ({k: v for k, v in typed.signals.items() if k != "question_form"}
             == {k: v for k, v in spelt.signals.items() if k != "question_form"})
     assert typed.signals["question_form"] == pytest.approx(shipped_question_form().log_odds(typed.question))
@@ -725,8 +724,6 @@ def test_words_the_reports_hold_or_english_spells_are_not_slips(searcher):
 
 
 def test_the_question_form_reads_the_question_as_asked_and_the_ablation_reads_none_of_it(searcher):
-    from retriever.question_form import shipped_question_form
-
     form = shipped_question_form()
     for question in ("how much money did the council spend on taxis", "what did cabinet decide about taxis",
                      "what is it"):  # the last has no word to search: its signals are few, the form among them
