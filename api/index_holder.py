@@ -43,7 +43,7 @@ class IndexHolder:
         self._build: Path | None = None
         self._checked_at: float | None = None
         self._error: str | None = None  # why there is no index to serve (None when serving)
-        self._logged: str | None = None  # the last problem logged, so each one is logged once
+        self._logged: str | None = None  # the key of the last problem logged, so each one is logged once
 
     # -- what requests use -------------------------------------------------------------------
     def searcher(self) -> Searcher:
@@ -104,10 +104,13 @@ class IndexHolder:
             message = str(exc) if isinstance(exc, IndexUnavailable) else f"index in {target} unreadable ({exc})"
             if NO_INDEX not in message and "onrecord ingest" not in message:
                 message += f": {NO_INDEX}"
+            # keyed by the build and the kind of failure, not the wording: FAISS ends its read errors with
+            # strerror(errno), whose value is left over from unrelated calls and differs from one try to the next
+            key = f"{target} {type(exc).__name__}"
             if self._searcher is None:
-                self._fail(message)
+                self._fail(message, key)
             else:
-                self._note(f"{message}; still serving {self._build}", logging.ERROR)
+                self._note(f"{message}; still serving {self._build}", logging.ERROR, key)
             return
         previous = self._build
         if self._searcher is not None and self._searcher.encoder is not encoder:
@@ -120,11 +123,13 @@ class IndexHolder:
         log.info("serving index %s (%d documents, %d chunks)%s", target.name, len(reader.documents),
                  reader.chunk_count, f", was {previous.name}" if previous else "")
 
-    def _fail(self, message: str) -> None:
+    def _fail(self, message: str, key: str | None = None) -> None:
         self._error = message
-        self._note(message, logging.ERROR)
+        self._note(message, logging.ERROR, key)
 
-    def _note(self, message: str, level: int) -> None:
-        if message != self._logged:
-            self._logged = message
+    def _note(self, message: str, level: int, key: str | None = None) -> None:
+        """Log a problem unless it is the one logged last; `key` names it when its message can vary."""
+        key = message if key is None else key
+        if key != self._logged:
+            self._logged = key
             log.log(level, "index unavailable: %s", message)
