@@ -25,9 +25,9 @@ CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 KINDS = {"decision", "definition", "number", "paraphrase", "keyword", "acronym", "multi", "unanswerable"}
 COUNCILS = {"Telford & Wrekin", "Walsall", "Wolverhampton", "Birmingham", None}
 # Each held-out set's id prefix, in the order written (h### the first, g### the second, ...): a new set adds one.
-HELD_OUT_PREFIXES = (*"hgfedcbazyxwvutsrqponmlkji", "aa", "ab", "ac", "pb", "ad", "ae", "af", "ag", "ah", "ai")
+HELD_OUT_PREFIXES = (*"hgfedcbazyxwvutsrqponmlkji", "aa", "ab", "ac", "pb", "ad", "ae", "af", "ag", "ah", "ai", "aj")
 # The pending sets' prefixes (eval.questions.PENDING_QUESTIONS), in the same order; registering one moves it above.
-PENDING_PREFIXES = ("aj",)
+PENDING_PREFIXES = ("ak",)
 WRITTEN_PREFIXES = (*HELD_OUT_PREFIXES, *PENDING_PREFIXES)  # eval.questions.WRITTEN_QUESTIONS'
 QUOTE_WORDS = (8, 40)
 PAGE_LINE = re.compile(r"^\s*Page \d+ of \d+\s*$")
